@@ -1,0 +1,86 @@
+package event
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
+
+// Urgency tells channels how interruptive a notification may be.
+type Urgency string
+
+// The urgencies a notification can carry; normal is the default.
+const (
+	UrgencyLow    Urgency = "low"
+	UrgencyNormal Urgency = "normal"
+	UrgencyHigh   Urgency = "high"
+)
+
+// Event is herald's canonical event: the CloudEvent attributes that matter
+// downstream plus the audience and notification carried in its data.
+type Event struct {
+	// ID is herald's identifier, derived from (Source, SourceID) so that the
+	// same CloudEvent sent twice maps to one event.
+	ID string `json:"id"`
+	// Source and SourceID are the CloudEvent's source and id attributes.
+	Source   string `json:"source"`
+	SourceID string `json:"sourceId"`
+	// Type is the CloudEvent type, for example com.example.training.due.
+	Type    string `json:"type"`
+	Subject string `json:"subject,omitempty"`
+	// Time is the CloudEvent time attribute, zero when absent.
+	Time time.Time `json:"time,omitzero"`
+	// ReceivedAt is when herald's ingest accepted the event.
+	ReceivedAt   time.Time    `json:"receivedAt"`
+	Audience     Audience     `json:"audience"`
+	Notification Notification `json:"notification"`
+}
+
+// Audience names who should receive a notification. Users is the only
+// audience the spine delivers to; the other fields are reserved for
+// broadcasts and rejected until they are supported.
+type Audience struct {
+	Users []string `json:"users,omitempty"`
+}
+
+// Notification is what a person sees, whatever the channel.
+type Notification struct {
+	Title     string          `json:"title,omitempty"`
+	Message   string          `json:"message"`
+	Category  string          `json:"category,omitempty"`
+	Urgency   Urgency         `json:"urgency,omitempty"`
+	Actions   []Action        `json:"actions,omitempty"`
+	ExpiresAt *time.Time      `json:"expiresAt,omitempty"`
+	Locale    string          `json:"locale,omitempty"`
+	Data      json.RawMessage `json:"data,omitempty"`
+}
+
+// Action is a button or link offered with a notification, such as
+// "Start conversation".
+type Action struct {
+	// ID identifies the action to the code that handles it.
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	// URL, when set, makes the action a link.
+	URL string `json:"url,omitempty"`
+	// Value is handed back to the assistant when the action is chosen.
+	Value json.RawMessage `json:"value,omitempty"`
+}
+
+// IDFor derives herald's event id from a CloudEvent's source and id: the
+// first 16 bytes of their SHA-256, in hex. Equal inputs give equal ids, which
+// is what makes a re-sent event idempotent.
+func IDFor(source, sourceID string) string {
+	h := sha256.New()
+	h.Write([]byte(source))
+	h.Write([]byte{0})
+	h.Write([]byte(sourceID))
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// Expired reports whether the notification's expiry has passed at now.
+func (n Notification) Expired(now time.Time) bool {
+	return n.ExpiresAt != nil && !now.Before(*n.ExpiresAt)
+}

@@ -1,0 +1,513 @@
+package event
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/language"
+)
+
+// Limits bound what one event may carry. They are part of the public API and
+// documented in docs/api.md.
+const (
+	MaxRecipients   = 1000
+	MaxUserIDLen    = 256
+	MaxIDLen        = 256
+	MaxTitleLen     = 256
+	MaxMessageLen   = 4000
+	MaxActions      = 5
+	MaxDataBytes    = 16 << 10
+	maxCategoryLen  = 64
+	maxExtensionLen = 20
+)
+
+// Media types herald's ingest understands.
+const (
+	MediaCloudEvent      = "application/cloudevents+json"
+	MediaCloudEventBatch = "application/cloudevents-batch+json"
+	MediaJSON            = "application/json"
+)
+
+var (
+	categoryPattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+	extensionPattern = regexp.MustCompile(`^[a-z0-9]+$`)
+)
+
+// CloudEvent context attributes defined by the specification; everything else
+// at the top level of a structured event is an extension.
+var coreAttributes = map[string]bool{
+	"specversion": true, "id": true, "source": true, "type": true, "subject": true,
+	"time": true, "datacontenttype": true, "dataschema": true, "data": true, "data_base64": true,
+}
+
+// ParseStructured parses one CloudEvent in structured JSON mode. receivedAt is
+// stamped on the result.
+func ParseStructured(body []byte, receivedAt time.Time) (Event, error) {
+	return parseStructured(body, -1, receivedAt)
+}
+
+// ParseBatch parses a CloudEvents JSON batch: every event must be valid or the
+// whole batch is refused, with each problem naming its event's index.
+func ParseBatch(body []byte, maxEvents int, receivedAt time.Time) ([]Event, error) {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, &ValidationError{Errors: []FieldError{{Index: -1, Field: "(body)", Problem: "not a JSON array of CloudEvents: " + jsonProblem(err)}}}
+	}
+	if len(raw) == 0 {
+		return nil, &ValidationError{Errors: []FieldError{{Index: -1, Field: "(body)", Problem: "the batch is empty"}}}
+	}
+	if len(raw) > maxEvents {
+		return nil, &ValidationError{Errors: []FieldError{{Index: -1, Field: "(body)", Problem: fmt.Sprintf("the batch has %d events; at most %d are allowed", len(raw), maxEvents)}}}
+	}
+	events := make([]Event, 0, len(raw))
+	var all []FieldError
+	for i, r := range raw {
+		ev, err := parseStructured(r, i, receivedAt)
+		if err != nil {
+			all = append(all, err.(*ValidationError).Errors...)
+			continue
+		}
+		events = append(events, ev)
+	}
+	if len(all) > 0 {
+		return nil, &ValidationError{Errors: all}
+	}
+	return events, nil
+}
+
+func parseStructured(body []byte, index int, receivedAt time.Time) (Event, error) {
+	p := &problems{index: index}
+	var attrs map[string]json.RawMessage
+	if err := json.Unmarshal(body, &attrs); err != nil || attrs == nil {
+		if err == nil {
+			err = fmt.Errorf("null")
+		}
+		p.add("(event)", "not a JSON object: %s", jsonProblem(err))
+		return Event{}, p.err()
+	}
+	str := func(name string, required bool) string {
+		v, ok := attrs[name]
+		if !ok || isNull(v) {
+			if required {
+				p.add(name, "required CloudEvents attribute is missing")
+			}
+			return ""
+		}
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			p.add(name, "must be a string, got %s", jsonKind(v))
+			return ""
+		}
+		if required && s == "" {
+			p.add(name, "must not be empty")
+		}
+		return s
+	}
+	c := ceAttrs{
+		specversion:     str("specversion", true),
+		id:              str("id", true),
+		source:          str("source", true),
+		typ:             str("type", true),
+		subject:         str("subject", false),
+		time:            str("time", false),
+		datacontenttype: str("datacontenttype", false),
+		dataschema:      str("dataschema", false),
+	}
+	for name, v := range attrs {
+		if coreAttributes[name] {
+			continue
+		}
+		checkExtension(p, name, v)
+	}
+	data, hasData := attrs["data"]
+	if b64, ok := attrs["data_base64"]; ok && !isNull(b64) {
+		if hasData {
+			p.add("data_base64", "data and data_base64 are mutually exclusive")
+		} else {
+			var s string
+			if json.Unmarshal(b64, &s) != nil {
+				p.add("data_base64", "must be a base64 string, got %s", jsonKind(b64))
+			} else if dec, err := base64.StdEncoding.DecodeString(s); err != nil {
+				p.add("data_base64", "not valid base64: %v", err)
+			} else {
+				data, hasData = dec, true
+			}
+		}
+	}
+	if !hasData {
+		data = nil
+	}
+	return build(p, c, data, receivedAt)
+}
+
+// ceAttrs are the CloudEvent context attributes as received, before checks.
+type ceAttrs struct {
+	specversion, id, source, typ, subject, time, datacontenttype, dataschema string
+}
+
+func checkExtension(p *problems, name string, v json.RawMessage) {
+	if !extensionPattern.MatchString(name) || len(name) > maxExtensionLen {
+		p.add(name, "not a CloudEvents attribute, and extension names must be 1-%d lower-case letters or digits", maxExtensionLen)
+		return
+	}
+	switch jsonKind(v) {
+	case "string", "number", "boolean", "null":
+	default:
+		p.add(name, "extension values must be a string, number or boolean, got %s", jsonKind(v))
+	}
+}
+
+// build checks the attributes and the data and assembles the Event.
+func build(p *problems, c ceAttrs, data []byte, receivedAt time.Time) (Event, error) {
+	if c.specversion != "" && c.specversion != "1.0" {
+		p.add("specversion", "must be \"1.0\", got %q", c.specversion)
+	}
+	if len(c.id) > MaxIDLen {
+		p.add("id", "longer than %d characters", MaxIDLen)
+	}
+	if c.source != "" {
+		if _, err := url.Parse(c.source); err != nil {
+			p.add("source", "must be a URI-reference: %v", err)
+		}
+	}
+	ev := Event{Source: c.source, SourceID: c.id, Type: c.typ, Subject: c.subject, ReceivedAt: receivedAt}
+	if c.time != "" {
+		t, err := time.Parse(time.RFC3339Nano, c.time)
+		if err != nil {
+			p.add("time", "must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got %q", c.time)
+		}
+		ev.Time = t
+	}
+	if c.dataschema != "" {
+		if _, err := url.Parse(c.dataschema); err != nil {
+			p.add("dataschema", "must be a URI: %v", err)
+		}
+	}
+	if c.datacontenttype != "" && !IsJSONMediaType(c.datacontenttype) {
+		p.add("datacontenttype", "herald reads JSON data only (application/json or a +json type), got %q", c.datacontenttype)
+	}
+	checkData(p, data, &ev)
+	if err := p.err(); err != nil {
+		return Event{}, err
+	}
+	ev.ID = IDFor(ev.Source, ev.SourceID)
+	return ev, nil
+}
+
+// IsJSONMediaType reports whether a media type (parameters allowed) is JSON.
+func IsJSONMediaType(mt string) bool {
+	base, _, err := mime.ParseMediaType(mt)
+	if err != nil {
+		return false
+	}
+	return base == MediaJSON || strings.HasSuffix(base, "+json")
+}
+
+// wireData is the shape of a canonical event's data member.
+type wireData struct {
+	Audience     json.RawMessage `json:"audience"`
+	Notification json.RawMessage `json:"notification"`
+}
+
+type wireNotification struct {
+	Title     json.RawMessage `json:"title"`
+	Message   json.RawMessage `json:"message"`
+	Category  json.RawMessage `json:"category"`
+	Urgency   json.RawMessage `json:"urgency"`
+	Actions   json.RawMessage `json:"actions"`
+	ExpiresAt json.RawMessage `json:"expiresAt"`
+	Locale    json.RawMessage `json:"locale"`
+	Data      json.RawMessage `json:"data"`
+}
+
+func checkData(p *problems, data []byte, ev *Event) {
+	if len(data) == 0 || isNull(data) {
+		p.add("data", "required: an object with audience and notification")
+		return
+	}
+	var d wireData
+	if err := strictUnmarshal(data, &d); err != nil {
+		p.add("data", "must be an object with audience and notification: %s", jsonProblem(err))
+		return
+	}
+	checkAudience(p, d.Audience, ev)
+	checkNotification(p, d.Notification, &ev.Notification)
+}
+
+func checkAudience(p *problems, raw json.RawMessage, ev *Event) {
+	if len(raw) > 0 && !isNull(raw) {
+		var a struct {
+			Users json.RawMessage `json:"users"`
+		}
+		if err := strictUnmarshal(raw, &a); err != nil {
+			p.add("data.audience", "must be an object such as {\"users\":[\"u1\"]}: %s", jsonProblem(err))
+			return
+		}
+		if len(a.Users) > 0 && !isNull(a.Users) {
+			var users []json.RawMessage
+			if json.Unmarshal(a.Users, &users) != nil {
+				p.add("data.audience.users", "must be an array of user ids, got %s", jsonKind(a.Users))
+				return
+			}
+			if len(users) > MaxRecipients {
+				p.add("data.audience.users", "has %d users; at most %d are allowed in one event", len(users), MaxRecipients)
+				return
+			}
+			seen := make(map[string]bool, len(users))
+			for i, u := range users {
+				field := fmt.Sprintf("data.audience.users[%d]", i)
+				var s string
+				if json.Unmarshal(u, &s) != nil {
+					p.add(field, "must be a string, got %s", jsonKind(u))
+					continue
+				}
+				if msg := CheckUserID(s); msg != "" {
+					p.add(field, "%s", msg)
+					continue
+				}
+				if !seen[s] {
+					seen[s] = true
+					ev.Audience.Users = append(ev.Audience.Users, s)
+				}
+			}
+		}
+	}
+	if len(ev.Audience.Users) == 0 && len(p.list) == 0 {
+		if ev.Subject == "" {
+			p.add("data.audience", "no recipients: give data.audience.users or the CloudEvent subject")
+			return
+		}
+		if msg := CheckUserID(ev.Subject); msg != "" {
+			p.add("subject", "used as the recipient, but %s", msg)
+			return
+		}
+		ev.Audience.Users = []string{ev.Subject}
+	}
+}
+
+// CheckUserID returns what is wrong with a user id, or "" if it is valid:
+// 1-256 bytes of UTF-8 with no control characters or slashes.
+func CheckUserID(id string) string {
+	switch {
+	case id == "":
+		return "a user id must not be empty"
+	case len(id) > MaxUserIDLen:
+		return fmt.Sprintf("a user id is at most %d bytes", MaxUserIDLen)
+	case !utf8.ValidString(id):
+		return "a user id must be valid UTF-8"
+	case strings.ContainsAny(id, "/?#"):
+		return "a user id must not contain '/', '?' or '#'"
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return "a user id must not contain control characters"
+		}
+	}
+	return ""
+}
+
+func checkNotification(p *problems, raw json.RawMessage, n *Notification) {
+	if len(raw) == 0 || isNull(raw) {
+		p.add("data.notification", "required: an object with at least a message")
+		return
+	}
+	var w wireNotification
+	if err := strictUnmarshal(raw, &w); err != nil {
+		p.add("data.notification", "must be an object: %s", jsonProblem(err))
+		return
+	}
+	n.Title = textField(p, "data.notification.title", w.Title, MaxTitleLen, false)
+	n.Message = textField(p, "data.notification.message", w.Message, MaxMessageLen, true)
+	n.Category = textField(p, "data.notification.category", w.Category, maxCategoryLen, false)
+	if n.Category != "" && !categoryPattern.MatchString(n.Category) {
+		p.add("data.notification.category", "must be lower-case letters, digits, '.', '_' or '-', got %q", n.Category)
+	}
+	switch u := Urgency(textField(p, "data.notification.urgency", w.Urgency, 16, false)); u {
+	case "":
+		n.Urgency = UrgencyNormal
+	case UrgencyLow, UrgencyNormal, UrgencyHigh:
+		n.Urgency = u
+	default:
+		p.add("data.notification.urgency", "must be one of low, normal, high; got %q", u)
+	}
+	if exp := textField(p, "data.notification.expiresAt", w.ExpiresAt, 64, false); exp != "" {
+		t, err := time.Parse(time.RFC3339Nano, exp)
+		if err != nil {
+			p.add("data.notification.expiresAt", "must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got %q", exp)
+		} else {
+			t = t.UTC()
+			n.ExpiresAt = &t
+		}
+	}
+	if loc := textField(p, "data.notification.locale", w.Locale, 35, false); loc != "" {
+		if msg := CheckLocale(loc); msg != "" {
+			p.add("data.notification.locale", "%s", msg)
+		}
+		n.Locale = loc
+	}
+	if len(w.Data) > 0 && !isNull(w.Data) {
+		if len(w.Data) > MaxDataBytes {
+			p.add("data.notification.data", "is %d bytes; at most %d are allowed", len(w.Data), MaxDataBytes)
+		} else {
+			n.Data = compactJSON(w.Data)
+		}
+	}
+	checkActions(p, w.Actions, n)
+}
+
+// CheckLocale returns what is wrong with a BCP 47 language tag, or "".
+func CheckLocale(tag string) string {
+	if _, err := language.Parse(tag); err != nil {
+		return fmt.Sprintf("must be a BCP 47 language tag such as en-US, got %q", tag)
+	}
+	return ""
+}
+
+func checkActions(p *problems, raw json.RawMessage, n *Notification) {
+	if len(raw) == 0 || isNull(raw) {
+		return
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) != nil {
+		p.add("data.notification.actions", "must be an array of actions, got %s", jsonKind(raw))
+		return
+	}
+	if len(list) > MaxActions {
+		p.add("data.notification.actions", "has %d actions; at most %d are allowed", len(list), MaxActions)
+		return
+	}
+	for i, r := range list {
+		field := fmt.Sprintf("data.notification.actions[%d]", i)
+		var w struct {
+			ID    json.RawMessage `json:"id"`
+			Title json.RawMessage `json:"title"`
+			URL   json.RawMessage `json:"url"`
+			Value json.RawMessage `json:"value"`
+		}
+		if err := strictUnmarshal(r, &w); err != nil {
+			p.add(field, "must be an object with id and title: %s", jsonProblem(err))
+			continue
+		}
+		a := Action{
+			ID:    textField(p, field+".id", w.ID, 64, true),
+			Title: textField(p, field+".title", w.Title, 64, true),
+			URL:   textField(p, field+".url", w.URL, 2048, false),
+		}
+		if a.URL != "" {
+			u, err := url.Parse(a.URL)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				p.add(field+".url", "must be an absolute http or https URL, got %q", a.URL)
+			}
+		}
+		if len(w.Value) > 0 && !isNull(w.Value) {
+			a.Value = compactJSON(w.Value)
+		}
+		n.Actions = append(n.Actions, a)
+	}
+}
+
+// textField reads an optional or required string of at most max characters.
+func textField(p *problems, field string, raw json.RawMessage, max int, required bool) string {
+	if len(raw) == 0 || isNull(raw) {
+		if required {
+			p.add(field, "required")
+		}
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		p.add(field, "must be a string, got %s", jsonKind(raw))
+		return ""
+	}
+	if required && strings.TrimSpace(s) == "" {
+		p.add(field, "must not be empty")
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		p.add(field, "is %d characters; at most %d are allowed", n, max)
+	}
+	return s
+}
+
+func strictUnmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("unexpected data after the object")
+	}
+	return nil
+}
+
+func compactJSON(b []byte) json.RawMessage {
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) != nil {
+		return append(json.RawMessage(nil), b...)
+	}
+	return buf.Bytes()
+}
+
+func isNull(b []byte) bool {
+	return string(bytes.TrimSpace(b)) == "null"
+}
+
+// jsonKind names the JSON type of a raw value for error messages.
+func jsonKind(b []byte) string {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	default:
+		return "number"
+	}
+}
+
+// jsonProblem turns a decoding error into a message that names the problem
+// without Go type names.
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error())
+	case errors.As(err, &te):
+		if te.Field != "" {
+			return fmt.Sprintf("%s has the wrong type (%s)", te.Field, te.Value)
+		}
+		return fmt.Sprintf("expected %s, got %s", goKindName(te.Type.Kind().String()), te.Value)
+	}
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "json: ")
+	return msg
+}
+
+func goKindName(k string) string {
+	switch k {
+	case "map", "struct":
+		return "an object"
+	case "slice":
+		return "an array"
+	}
+	return k
+}

@@ -1,0 +1,164 @@
+// Package store defines herald's persistent state behind one interface:
+// preferences, the inbox, delivery outcomes and event status, and API keys.
+// Drivers live in child packages with embedded, versioned migrations, and all
+// pass the behaviour suite in storetest. The package holds no driver code.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/herald/herald/internal/event"
+	"github.com/herald/herald/internal/prefs"
+)
+
+// ErrNotFound is returned when the thing asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Outcome is the result of one channel's delivery to one person.
+type Outcome string
+
+// Outcomes recorded for deliveries. Pending is implied: a planned delivery
+// with no record yet.
+const (
+	Delivered         Outcome = "delivered"
+	SkippedPreference Outcome = "skipped_preference"
+	NotConfigured     Outcome = "not_configured"
+	Expired           Outcome = "expired"
+	Failed            Outcome = "failed"
+	DeadLettered      Outcome = "dead_lettered"
+)
+
+// Final reports whether no further attempt will change the outcome.
+func (o Outcome) Final() bool { return o != Failed }
+
+// DeliveryRecord is the outcome of one (event, person, channel).
+type DeliveryRecord struct {
+	EventID  string
+	UserID   string
+	Channel  string
+	Outcome  Outcome
+	Reason   string
+	Attempts int
+	At       time.Time
+}
+
+// EventRecord is what the handler records when it plans an event's
+// deliveries: the event and how many (person, channel) pairs it targets.
+type EventRecord struct {
+	Event event.Event
+	// Targeted counts planned (person, channel) deliveries, skipped ones included.
+	Targeted int
+	// PlannedAt is when the handler planned it.
+	PlannedAt time.Time
+}
+
+// InboxItem is a notification in a person's inbox.
+type InboxItem struct {
+	// Seq orders a person's inbox; it is the pagination cursor.
+	Seq       int64           `json:"-"`
+	ID        string          `json:"id"`
+	UserID    string          `json:"userId"`
+	EventID   string          `json:"eventId"`
+	Title     string          `json:"title,omitempty"`
+	Message   string          `json:"message"`
+	Category  string          `json:"category,omitempty"`
+	Urgency   event.Urgency   `json:"urgency"`
+	Actions   []event.Action  `json:"actions,omitempty"`
+	Data      json.RawMessage `json:"data,omitempty"`
+	Locale    string          `json:"locale,omitempty"`
+	ExpiresAt *time.Time      `json:"expiresAt,omitempty"`
+	CreatedAt time.Time       `json:"createdAt"`
+	ReadAt    *time.Time      `json:"readAt,omitempty"`
+}
+
+// InboxQuery selects a page of a person's inbox, newest first.
+type InboxQuery struct {
+	UserID string
+	// Before is the cursor: only items with Seq < Before (0: from the newest).
+	Before     int64
+	Limit      int
+	UnreadOnly bool
+}
+
+// ChannelCounts counts outcomes for one channel of one event.
+type ChannelCounts struct {
+	Targeted int            `json:"targeted"`
+	Pending  int            `json:"pending"`
+	Outcomes map[string]int `json:"outcomes"`
+}
+
+// EventStatus summarises an event's deliveries.
+type EventStatus struct {
+	Event      event.Event
+	PlannedAt  time.Time
+	Targeted   int
+	Channels   map[string]*ChannelCounts
+	Recipients []DeliveryRecord
+}
+
+// Role is what an API key may do.
+type Role string
+
+// The roles an API key can have.
+const (
+	RoleProducer Role = "producer"
+	RoleReader   Role = "reader"
+	RoleAdmin    Role = "admin"
+)
+
+// APIKey is a stored key; the secret itself is never stored, only its hash.
+type APIKey struct {
+	ID        string
+	Name      string
+	Role      Role
+	Hash      []byte
+	CreatedAt time.Time
+}
+
+// Store is herald's persistent state. Every method is safe for concurrent
+// use. Writes that may be repeated after a crash are idempotent.
+type Store interface {
+	// LoadPreferences returns the preferences of every user in ids, creating
+	// and storing the default record for users seen for the first time.
+	LoadPreferences(ctx context.Context, ids []string) (map[string]prefs.Preferences, error)
+	// SavePreferences stores p, replacing the user's record.
+	SavePreferences(ctx context.Context, p prefs.Preferences) error
+
+	// RecordPlans stores planned events and the outcomes decided while
+	// planning (skips, channels not configured). Repeating it is harmless.
+	RecordPlans(ctx context.Context, events []EventRecord, outcomes []DeliveryRecord) error
+	// DeliverInbox adds items to inboxes in one transaction. An item already
+	// present (same user and event) is left alone; the items actually added
+	// are returned with Seq set. Item IDs are the event ids.
+	DeliverInbox(ctx context.Context, items []InboxItem) ([]InboxItem, error)
+	// RecordOutcomes upserts delivery outcomes.
+	RecordOutcomes(ctx context.Context, outcomes []DeliveryRecord) error
+	// EventStatus summarises an event; recipients lists at most
+	// recipientLimit delivery records. ErrNotFound if never planned.
+	EventStatus(ctx context.Context, eventID string, recipientLimit int) (EventStatus, error)
+
+	// ListInbox returns a page of an inbox, newest first.
+	ListInbox(ctx context.Context, q InboxQuery) ([]InboxItem, error)
+	// UnreadCount counts a person's unread notifications.
+	UnreadCount(ctx context.Context, userID string) (int, error)
+	// MarkRead marks one notification read; ErrNotFound if it is not in the
+	// user's inbox. Marking twice keeps the first time.
+	MarkRead(ctx context.Context, userID, notificationID string, at time.Time) (InboxItem, error)
+
+	// CreateAPIKey stores a key.
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	// APIKey returns a key by id; ErrNotFound if absent.
+	APIKey(ctx context.Context, id string) (APIKey, error)
+	// APIKeys lists keys, without changing them.
+	APIKeys(ctx context.Context) ([]APIKey, error)
+	// DeleteAPIKey removes a key; ErrNotFound if absent.
+	DeleteAPIKey(ctx context.Context, id string) error
+
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store.
+	Close() error
+}
