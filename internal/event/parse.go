@@ -3,8 +3,8 @@ package event
 import (
 	"bytes"
 	"encoding/base64"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/url"

@@ -27,12 +27,15 @@ const (
 	SkippedPreference Outcome = "skipped_preference"
 	NotConfigured     Outcome = "not_configured"
 	Expired           Outcome = "expired"
-	Failed            Outcome = "failed"
-	DeadLettered      Outcome = "dead_lettered"
+	// Failed is a permanent failure: retrying cannot help.
+	Failed Outcome = "failed"
+	// Retrying is a failure that will be tried again; it is not final.
+	Retrying     Outcome = "retrying"
+	DeadLettered Outcome = "dead_lettered"
 )
 
 // Final reports whether no further attempt will change the outcome.
-func (o Outcome) Final() bool { return o != Failed }
+func (o Outcome) Final() bool { return o != Retrying }
 
 // DeliveryRecord is the outcome of one (event, person, channel).
 type DeliveryRecord struct {

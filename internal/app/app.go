@@ -1,0 +1,202 @@
+// Package app assembles one herald process from its parts (store, hub,
+// channels, handler, delivery workers, HTTP API) and runs them with a
+// two-phase shutdown: stop taking work, drain what is in flight, then close.
+// It is what `herald serve` and `herald bench` run, and what integration
+// tests start.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/herald/herald/internal/auth"
+	"github.com/herald/herald/internal/channel"
+	"github.com/herald/herald/internal/channel/inbox"
+	"github.com/herald/herald/internal/delivery"
+	"github.com/herald/herald/internal/handler"
+	"github.com/herald/herald/internal/httpapi"
+	"github.com/herald/herald/internal/hub"
+	"github.com/herald/herald/internal/hub/natshub"
+	"github.com/herald/herald/internal/ingest"
+	"github.com/herald/herald/internal/live"
+	"github.com/herald/herald/internal/metrics"
+	"github.com/herald/herald/internal/store"
+	"github.com/herald/herald/internal/store/sqlitestore"
+)
+
+// Options configure a process. The zero value of every field but DataDir
+// means its default.
+type Options struct {
+	// DataDir holds the embedded hub's and the SQLite store's files.
+	DataDir string
+	// Addr is the HTTP listen address; ":8080" by default.
+	Addr string
+	// Partitions is the hub's partition count.
+	Partitions int
+	// MaxAttempts bounds retries of events and deliveries before they are
+	// dead-lettered.
+	MaxAttempts int
+	// BatchSize is the most messages a worker handles at once.
+	BatchSize int
+	// Ingest bounds request sizes.
+	Ingest ingest.Config
+	// SyncAlways makes the hub and the store flush to disk on every write,
+	// surviving power loss at a large cost in throughput.
+	SyncAlways bool
+	// ShutdownTimeout bounds the drain on shutdown.
+	ShutdownTimeout time.Duration
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// App is a running herald process.
+type App struct {
+	opts     Options
+	log      *slog.Logger
+	Store    store.Store
+	Hub      hub.Hub
+	Broker   *live.Broker
+	Metrics  *metrics.Metrics
+	API      *httpapi.API
+	handler  *handler.Handler
+	worker   *delivery.Worker
+	listener net.Listener
+}
+
+// Open opens the store and the hub and builds every component; nothing runs
+// until Run.
+func Open(ctx context.Context, opts Options) (*App, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("app: a data directory is required")
+	}
+	if opts.Addr == "" {
+		opts.Addr = ":8080"
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 30 * time.Second
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	a := &App{opts: opts, log: log, Broker: live.NewBroker(256), Metrics: metrics.New()}
+	sqlOpts := sqlitestore.Options{}
+	if opts.SyncAlways {
+		sqlOpts.Synchronous = sqlitestore.SyncFull
+	}
+	st, err := sqlitestore.Open(ctx, filepath.Join(opts.DataDir, "herald.db"), sqlOpts)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	a.Store = st
+	h, err := natshub.Embedded(ctx, filepath.Join(opts.DataDir, "hub"), natshub.Options{
+		Partitions: opts.Partitions, SyncAlways: opts.SyncAlways, Logger: log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("start embedded hub: %w", err)
+	}
+	a.Hub = h
+	reg, err := channel.NewRegistry(inbox.New(st, a.Broker))
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	configured := func(name string) bool { _, ok := reg.Get(name); return ok }
+	a.handler = handler.New(h, st, handler.Config{MaxAttempts: opts.MaxAttempts, Configured: configured}, log, a.Metrics)
+	a.worker = delivery.NewWorker(h, st, reg, delivery.Config{MaxAttempts: opts.MaxAttempts}, log, a.Metrics)
+	a.Metrics.RegisterHubLag(h, map[string]string{hub.TopicEvents: handler.Group, hub.TopicDeliveries: delivery.Group})
+	a.API = httpapi.New(httpapi.Deps{
+		Store: st, Hub: h, Broker: a.Broker, Verifier: auth.NewVerifier(st), Metrics: a.Metrics, Log: log,
+		Ingest: ingest.New(h, opts.Ingest, log, a.Metrics),
+	})
+	return a, nil
+}
+
+// Listen binds the HTTP address; Run calls it if it was not called. Call
+// it first to learn the address (with port 0) before Run.
+func (a *App) Listen() (net.Addr, error) {
+	if a.listener == nil {
+		l, err := net.Listen("tcp", a.opts.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", a.opts.Addr, err)
+		}
+		a.listener = l
+	}
+	return a.listener.Addr(), nil
+}
+
+// Run serves until ctx ends, then shuts down in two phases: the API stops
+// taking events and HTTP drains; then the workers finish their in-flight
+// batches; then the hub and the store close. Work not yet consumed stays
+// durable in the hub for the next start.
+func (a *App) Run(ctx context.Context) error {
+	defer a.Close()
+	if _, err := a.Listen(); err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: a.API, ReadHeaderTimeout: 10 * time.Second}
+	work, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
+	consume := hub.ConsumeOptions{BatchSize: a.opts.BatchSize, MaxAttempts: a.opts.MaxAttempts}
+
+	g, gctx := errgroup.WithContext(work)
+	g.Go(func() error { return a.handler.Run(gctx, consume) })
+	g.Go(func() error { return a.worker.Run(gctx, consume) })
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(a.listener) }()
+	a.log.Info("herald is serving", "addr", a.listener.Addr().String(), "data", a.opts.DataDir)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = fmt.Errorf("http server: %w", err)
+	case <-gctx.Done():
+		runErr = errors.New("a worker stopped unexpectedly")
+	}
+	a.log.Info("shutting down: no new work is taken; draining in-flight work")
+	a.API.Drain()
+	shutCtx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		a.log.Warn("http drain incomplete", "err", err)
+	}
+	stopWork()
+	if err := g.Wait(); err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
+		runErr = err
+	}
+	a.log.Info("shutdown complete")
+	return runErr
+}
+
+// Close releases the hub and the store. Run calls it.
+func (a *App) Close() {
+	if a.listener != nil {
+		a.listener.Close()
+	}
+	if a.Hub != nil {
+		if err := a.Hub.Close(); err != nil {
+			a.log.Warn("closing hub", "err", err)
+		}
+		a.Hub = nil
+	}
+	if a.Store != nil {
+		if err := a.Store.Close(); err != nil {
+			a.log.Warn("closing store", "err", err)
+		}
+		a.Store = nil
+	}
+}

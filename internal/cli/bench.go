@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/herald/herald/internal/bench"
+)
+
+func newBenchCmd() *cobra.Command {
+	cfg := bench.Config{}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure herald end to end on this machine (HTTP ingest to inbox)",
+		Long: "Start a herald process with embedded defaults in a temporary directory and measure:\n" +
+			"the embedded hub's own publish+consume ceiling; end-to-end throughput of single-user\n" +
+			"events from HTTP ingest to inbox delivery; ingest->inbox latency at a steady rate;\n" +
+			"and peak memory. Results go to stdout as a Markdown table for BENCHMARKS.md.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := resolve(cmd); err != nil {
+				return err
+			}
+			cfg.Progress = cmd.ErrOrStderr()
+			r, err := bench.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "| measure | value |\n|---|---|\n")
+			fmt.Fprintf(w, "| machine | %d CPUs, %s/%s, %s |\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+			fmt.Fprintf(w, "| embedded hub ceiling (publish+consume, acks) | %.0f msgs/s |\n", r.CeilingPerSec)
+			fmt.Fprintf(w, "| end to end, %d events (%d/request, %d in flight) | %.0f events/s (%.2f of the hub ceiling) |\n",
+				r.Throughput.Events, cfg.Batch, cfg.Concurrency, r.Throughput.PerSec, r.Throughput.PerSec/r.CeilingPerSec)
+			fmt.Fprintf(w, "| latency under full load: p50 / p99 | %s / %s |\n", round(r.Throughput.P50), round(r.Throughput.P99))
+			fmt.Fprintf(w, "| latency at %.0f events/s, 1/request: p50 / p99 / max | %s / %s / %s |\n", cfg.LatencyRate, round(r.Latency.P50), round(r.Latency.P99), round(r.Latency.Max))
+			fmt.Fprintf(w, "| peak RSS (whole bench process) | %.0f MiB |\n", r.PeakRSSMiB)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Events, "events", 200000, "events in the throughput phase")
+	f.IntVar(&cfg.Batch, "batch", 100, "events per request in the throughput phase")
+	f.IntVar(&cfg.Concurrency, "concurrency", 8, "requests in flight in the throughput phase")
+	f.Float64Var(&cfg.LatencyRate, "latency-rate", 2000, "events per second in the latency phase")
+	f.DurationVar(&cfg.LatencyDuration, "latency-duration", 10*time.Second, "length of the latency phase")
+	f.IntVar(&cfg.CeilingMessages, "ceiling-messages", 200000, "messages in the hub ceiling measurement")
+	f.IntVar(&cfg.Users, "users", 10000, "distinct recipients")
+	f.IntVar(&cfg.Partitions, "partitions", 4, "hub partitions")
+	f.StringVar(&cfg.Dir, "dir", "", "directory for temporary data (default: a new temporary directory)")
+	return cmd
+}
+
+func round(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}

@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/herald/herald/internal/app"
+	"github.com/herald/herald/internal/config"
+	"github.com/herald/herald/internal/ingest"
+)
+
+// serveFlags registers the settings of a herald process on cmd.
+func serveFlags(cmd *cobra.Command, o *app.Options) {
+	f := cmd.Flags()
+	f.String(config.FileFlag, "", "YAML file of settings (keys are flag names)")
+	f.StringVar(&o.Addr, "addr", ":8080", "HTTP listen address")
+	f.StringVar(&o.DataDir, "data", "./data", "directory for the embedded hub and the SQLite store")
+	f.IntVar(&o.Partitions, "partitions", 4, "hub partitions per topic (fixed when the data directory is created)")
+	f.IntVar(&o.MaxAttempts, "max-attempts", 8, "attempts before an event or delivery is dead-lettered")
+	f.IntVar(&o.BatchSize, "batch-size", 500, "most messages a worker handles at once")
+	f.Int64Var(&o.Ingest.MaxBodyBytes, "max-body", ingest.DefaultMaxBodyBytes, "largest accepted request body in bytes")
+	f.IntVar(&o.Ingest.MaxBatch, "max-batch", ingest.DefaultMaxBatch, "most events in one batch request")
+	f.BoolVar(&o.SyncAlways, "sync-always", false, "flush the hub and the store to disk on every write (survives power loss; much slower)")
+	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 0, "longest graceful drain on shutdown (default 30s)")
+}
+
+func newServeCmd() *cobra.Command {
+	var o app.Options
+	var lf logFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run herald: API, handler and delivery workers in one process",
+		Long: "Run herald with everything in one process: the HTTP API, the event handler and the\n" +
+			"channel workers, on an embedded NATS JetStream hub and a SQLite store under --data.\n" +
+			"SIGINT or SIGTERM stops taking work, drains what is in flight, then exits.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := resolve(cmd); err != nil {
+				return err
+			}
+			log, err := lf.logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			o.Logger = log
+			a, err := app.Open(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			return a.Run(cmd.Context())
+		},
+	}
+	serveFlags(cmd, &o)
+	lf.register(cmd)
+	return cmd
+}

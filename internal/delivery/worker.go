@@ -1,0 +1,214 @@
+// Package delivery runs the channel workers: they read delivery batches from
+// the hub, hand each to its channel, record every recipient's outcome in
+// bulk, retry the failed part as a smaller batch with backoff (honouring a
+// provider's Retry-After), and dead-letter what keeps failing. The wire form
+// of a batch is defined here too.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/herald/herald/internal/channel"
+	"github.com/herald/herald/internal/hub"
+	"github.com/herald/herald/internal/metrics"
+	"github.com/herald/herald/internal/store"
+)
+
+// Group is the consumer group channel workers read batches as.
+const Group = "delivery"
+
+// Config tunes the workers.
+type Config struct {
+	// MaxAttempts is how often one recipient's delivery is tried before it
+	// is dead-lettered.
+	MaxAttempts int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Worker delivers batches.
+type Worker struct {
+	hub      hub.Hub
+	store    store.Store
+	channels *channel.Registry
+	cfg      Config
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+}
+
+// NewWorker returns a worker for the channels in reg.
+func NewWorker(h hub.Hub, st store.Store, reg *channel.Registry, cfg Config, log *slog.Logger, m *metrics.Metrics) *Worker {
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Worker{hub: h, store: st, channels: reg, cfg: cfg, log: log.With("component", "delivery"), metrics: m}
+}
+
+// Run consumes delivery batches until ctx ends.
+func (w *Worker) Run(ctx context.Context, opts hub.ConsumeOptions) error {
+	return w.hub.Consume(ctx, hub.TopicDeliveries, Group, opts, w.handle)
+}
+
+func (w *Worker) handle(ctx context.Context, batch []hub.Delivery) {
+	for _, d := range batch {
+		if err := w.deliver(ctx, d); err != nil {
+			if ctx.Err() != nil {
+				return // shutting down: unsettled batches come back
+			}
+			w.log.Warn("delivery batch failed; it will be retried", "attempt", d.Attempt(), "err", err)
+			if d.Attempt() >= w.cfg.MaxAttempts {
+				w.deadLetter(ctx, d, fmt.Sprintf("failed %d times; last error: %v", d.Attempt(), err))
+				continue
+			}
+			_ = d.Retry(Backoff(d.Attempt()))
+		}
+	}
+}
+
+// deliver handles one batch. An error means nothing was settled and the
+// whole batch should come again.
+func (w *Worker) deliver(ctx context.Context, d hub.Delivery) error {
+	b, err := Decode(d.Message().Data)
+	if err != nil {
+		w.deadLetter(ctx, d, err.Error())
+		return nil
+	}
+	now := w.cfg.Now()
+	if wait := b.NotBefore.Sub(now); wait > 0 {
+		return d.Retry(wait)
+	}
+	if b.Attempt > w.cfg.MaxAttempts {
+		return w.giveUp(ctx, d, b, now)
+	}
+	ch, ok := w.channels.Get(b.Channel)
+	if !ok {
+		return w.record(ctx, d, notConfigured(b, now))
+	}
+	var jobs []channel.Job
+	var outcomes []store.DeliveryRecord
+	for _, it := range b.Items {
+		for _, u := range it.Users {
+			if it.Event.Notification.Expired(now) {
+				outcomes = append(outcomes, store.DeliveryRecord{EventID: it.Event.ID, UserID: u, Channel: b.Channel,
+					Outcome: store.Expired, Reason: "expired before delivery", Attempts: b.Attempt, At: now})
+				continue
+			}
+			jobs = append(jobs, channel.Job{Event: it.Event, UserID: u, Attempt: b.Attempt})
+		}
+	}
+	results := ch.Deliver(ctx, jobs)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done := w.cfg.Now()
+	retry := Batch{Channel: b.Channel, Attempt: b.Attempt + 1}
+	var wait time.Duration
+	var lastErr error
+	for i, j := range jobs {
+		rec := store.DeliveryRecord{EventID: j.Event.ID, UserID: j.UserID, Channel: b.Channel, Attempts: b.Attempt, At: done}
+		err := results[i].Err
+		var ra *channel.RetryAfterError
+		switch {
+		case err == nil:
+			rec.Outcome = store.Delivered
+			if w.metrics != nil {
+				w.metrics.EndToEnd.WithLabelValues(b.Channel).Observe(done.Sub(j.Event.ReceivedAt).Seconds())
+			}
+		case channel.IsPermanent(err):
+			rec.Outcome, rec.Reason = store.Failed, err.Error()
+		default:
+			rec.Outcome, rec.Reason = store.Retrying, err.Error()
+			if errors.As(err, &ra) && ra.After > wait {
+				wait = ra.After
+			}
+			lastErr = err
+			retry.add(j)
+		}
+		outcomes = append(outcomes, rec)
+	}
+	if len(retry.Items) > 0 {
+		if wait == 0 {
+			wait = Backoff(b.Attempt)
+		}
+		retry.NotBefore = done.Add(wait)
+		retry.LastError = lastErr.Error()
+		msgs, err := Encode(retry)
+		if err != nil {
+			return err
+		}
+		if err := w.hub.Publish(ctx, hub.TopicDeliveries, msgs...); err != nil {
+			return fmt.Errorf("publish retry batch: %w", err)
+		}
+	}
+	return w.record(ctx, d, outcomes)
+}
+
+// record stores outcomes, then acks the batch.
+func (w *Worker) record(ctx context.Context, d hub.Delivery, outcomes []store.DeliveryRecord) error {
+	if err := w.store.RecordOutcomes(ctx, outcomes); err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
+	}
+	if w.metrics != nil {
+		w.metrics.CountOutcomes(outcomes)
+	}
+	return d.Ack()
+}
+
+// giveUp records a batch whose attempts are spent as dead-lettered and moves
+// it to the dead-letter place.
+func (w *Worker) giveUp(ctx context.Context, d hub.Delivery, b Batch, now time.Time) error {
+	reason := fmt.Sprintf("gave up after %d attempts; last error: %s", b.Attempt-1, b.LastError)
+	var outcomes []store.DeliveryRecord
+	for _, it := range b.Items {
+		for _, u := range it.Users {
+			outcomes = append(outcomes, store.DeliveryRecord{EventID: it.Event.ID, UserID: u, Channel: b.Channel,
+				Outcome: store.DeadLettered, Reason: reason, Attempts: b.Attempt - 1, At: now})
+		}
+	}
+	if err := w.store.RecordOutcomes(ctx, outcomes); err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
+	}
+	if w.metrics != nil {
+		w.metrics.CountOutcomes(outcomes)
+	}
+	w.deadLetter(ctx, d, reason)
+	return nil
+}
+
+func (w *Worker) deadLetter(ctx context.Context, d hub.Delivery, reason string) {
+	w.log.Error("delivery batch dead-lettered", "partition", d.Partition(), "reason", reason)
+	if err := d.DeadLetter(ctx, reason); err != nil {
+		w.log.Error("dead-lettering failed; the batch will be redelivered", "err", err)
+		return
+	}
+	if w.metrics != nil {
+		w.metrics.DeadLetters.WithLabelValues(hub.TopicDeliveries).Inc()
+	}
+}
+
+func notConfigured(b Batch, now time.Time) []store.DeliveryRecord {
+	var out []store.DeliveryRecord
+	for _, it := range b.Items {
+		for _, u := range it.Users {
+			out = append(out, store.DeliveryRecord{EventID: it.Event.ID, UserID: u, Channel: b.Channel,
+				Outcome: store.NotConfigured, Reason: "this herald process has no " + b.Channel + " channel configured", Attempts: b.Attempt, At: now})
+		}
+	}
+	return out
+}
+
+// add appends one job to a retry batch, grouping users of the same event.
+func (b *Batch) add(j channel.Job) {
+	if n := len(b.Items); n > 0 && b.Items[n-1].Event.ID == j.Event.ID {
+		b.Items[n-1].Users = append(b.Items[n-1].Users, j.UserID)
+		return
+	}
+	b.Items = append(b.Items, Item{Event: j.Event, Users: []string{j.UserID}})
+}

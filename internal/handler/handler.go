@@ -1,0 +1,201 @@
+// Package handler turns canonical events into delivery batches: it reads
+// events from the hub, loads the recipients' preferences in one batch
+// (creating the default record for anyone seen for the first time), decides
+// each channel per person, records the plan and the skips, publishes one
+// delivery batch per channel, and only then acks the events. It sends nothing
+// to people itself.
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/herald/herald/internal/delivery"
+	"github.com/herald/herald/internal/event"
+	"github.com/herald/herald/internal/hub"
+	"github.com/herald/herald/internal/metrics"
+	"github.com/herald/herald/internal/prefs"
+	"github.com/herald/herald/internal/store"
+)
+
+// Group is the consumer group the handler reads events as.
+const Group = "handler"
+
+// Config tunes the handler.
+type Config struct {
+	// MaxAttempts is how often a batch of events is tried before each
+	// event in it is dead-lettered with the last error.
+	MaxAttempts int
+	// Configured reports whether herald can deliver over a channel; a
+	// channel that is allowed but not configured is recorded as such.
+	Configured func(channel string) bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler plans deliveries.
+type Handler struct {
+	hub     hub.Hub
+	store   store.Store
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics.Metrics
+}
+
+// New returns a handler.
+func New(h hub.Hub, st store.Store, cfg Config, log *slog.Logger, m *metrics.Metrics) *Handler {
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Configured == nil {
+		cfg.Configured = func(string) bool { return false }
+	}
+	return &Handler{hub: h, store: st, cfg: cfg, log: log.With("component", "handler"), metrics: m}
+}
+
+// Run consumes events until ctx ends.
+func (h *Handler) Run(ctx context.Context, opts hub.ConsumeOptions) error {
+	return h.hub.Consume(ctx, hub.TopicEvents, Group, opts, h.handle)
+}
+
+// handle plans one micro-batch of events.
+func (h *Handler) handle(ctx context.Context, batch []hub.Delivery) {
+	events := make([]event.Event, 0, len(batch))
+	ok := make([]hub.Delivery, 0, len(batch))
+	for _, d := range batch {
+		var ev event.Event
+		if err := json.Unmarshal(d.Message().Data, &ev); err != nil || ev.ID == "" {
+			reason := "undecodable event"
+			if err != nil {
+				reason += ": " + err.Error()
+			}
+			h.deadLetter(ctx, d, reason)
+			continue
+		}
+		events = append(events, ev)
+		ok = append(ok, d)
+	}
+	if len(events) == 0 {
+		return
+	}
+	err := h.plan(ctx, events)
+	if err == nil {
+		for _, d := range ok {
+			_ = d.Ack()
+		}
+		return
+	}
+	if ctx.Err() != nil {
+		return // shutting down: the hub redelivers what was not settled
+	}
+	for _, d := range ok {
+		if d.Attempt() >= h.cfg.MaxAttempts {
+			h.deadLetter(ctx, d, fmt.Sprintf("planning failed %d times; last error: %v", d.Attempt(), err))
+			continue
+		}
+		_ = d.Retry(delivery.Backoff(d.Attempt()))
+	}
+	h.log.Warn("planning failed; events will be retried", "events", len(ok), "err", err)
+}
+
+func (h *Handler) deadLetter(ctx context.Context, d hub.Delivery, reason string) {
+	h.log.Error("event dead-lettered", "partition", d.Partition(), "attempt", d.Attempt(), "reason", reason)
+	if err := d.DeadLetter(ctx, reason); err != nil {
+		h.log.Error("dead-lettering failed; the event will be redelivered", "err", err)
+		return
+	}
+	if h.metrics != nil {
+		h.metrics.DeadLetters.WithLabelValues(hub.TopicEvents).Inc()
+	}
+}
+
+// plan decides and records every event's deliveries and publishes the
+// batches. It is idempotent: planning the same events again records the same
+// rows and publishes batches whose effects are idempotent.
+func (h *Handler) plan(ctx context.Context, events []event.Event) error {
+	var ids []string
+	seen := map[string]bool{}
+	for _, ev := range events {
+		for _, u := range ev.Audience.Users {
+			if !seen[u] {
+				seen[u] = true
+				ids = append(ids, u)
+			}
+		}
+	}
+	pref, err := h.store.LoadPreferences(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("load preferences: %w", err)
+	}
+	now := h.cfg.Now()
+	records := make([]store.EventRecord, 0, len(events))
+	var outcomes []store.DeliveryRecord
+	batches := map[string]*delivery.Batch{}
+	for _, ev := range events {
+		records = append(records, store.EventRecord{Event: ev, Targeted: len(ev.Audience.Users) * len(prefs.Channels), PlannedAt: now})
+		expired := ev.Notification.Expired(now)
+		body := ev
+		body.Audience = event.Audience{}
+		items := map[string]*delivery.Item{}
+		for _, u := range ev.Audience.Users {
+			for _, d := range pref[u].Decide(ev.Notification) {
+				rec := store.DeliveryRecord{EventID: ev.ID, UserID: u, Channel: d.Channel, At: now}
+				switch {
+				case d.Skip != "":
+					rec.Outcome, rec.Reason = store.SkippedPreference, d.Skip
+				case expired:
+					rec.Outcome, rec.Reason = store.Expired, "expired before delivery"
+				case !h.cfg.Configured(d.Channel):
+					rec.Outcome, rec.Reason = store.NotConfigured, "herald has no "+d.Channel+" channel configured"
+				default:
+					it := items[d.Channel]
+					if it == nil {
+						it = &delivery.Item{Event: body}
+						items[d.Channel] = it
+					}
+					it.Users = append(it.Users, u)
+					continue
+				}
+				outcomes = append(outcomes, rec)
+			}
+		}
+		for _, ch := range prefs.Channels {
+			if it := items[ch]; it != nil {
+				b := batches[ch]
+				if b == nil {
+					b = &delivery.Batch{Channel: ch, Attempt: 1}
+					batches[ch] = b
+				}
+				b.Items = append(b.Items, *it)
+			}
+		}
+	}
+	if err := h.store.RecordPlans(ctx, records, outcomes); err != nil {
+		return fmt.Errorf("record plans: %w", err)
+	}
+	var msgs []hub.Message
+	for _, ch := range prefs.Channels {
+		if b := batches[ch]; b != nil {
+			m, err := delivery.Encode(*b)
+			if err != nil {
+				return err
+			}
+			msgs = append(msgs, m...)
+		}
+	}
+	if len(msgs) > 0 {
+		if err := h.hub.Publish(ctx, hub.TopicDeliveries, msgs...); err != nil {
+			return fmt.Errorf("publish delivery batches: %w", err)
+		}
+	}
+	if h.metrics != nil {
+		h.metrics.CountOutcomes(outcomes)
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+// Package httpapi serves herald's HTTP API: the /v1 routes, their API-key
+// middleware, health and readiness, and Prometheus metrics. Handlers are thin:
+// they validate, call the store, ingest or live broker, and render JSON or a
+// problem document from the one error table in package problem.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/herald/herald/internal/auth"
+	"github.com/herald/herald/internal/handler"
+	"github.com/herald/herald/internal/hub"
+	"github.com/herald/herald/internal/ingest"
+	"github.com/herald/herald/internal/live"
+	"github.com/herald/herald/internal/metrics"
+	"github.com/herald/herald/internal/problem"
+	"github.com/herald/herald/internal/store"
+)
+
+// Deps are what the API needs.
+type Deps struct {
+	Store    store.Store
+	Hub      hub.Hub
+	Ingest   *ingest.Ingest
+	Broker   *live.Broker
+	Verifier *auth.Verifier
+	Metrics  *metrics.Metrics
+	Log      *slog.Logger
+}
+
+// API is the HTTP surface.
+type API struct {
+	deps     Deps
+	log      *slog.Logger
+	mux      *http.ServeMux
+	routes   []Route
+	draining atomic.Bool
+	// streams is closed when shutdown starts, ending every SSE stream.
+	streams chan struct{}
+}
+
+// Route describes one registered /v1 route and who may call it; the list is
+// public so that tests can check every route's protection.
+type Route struct {
+	Method  string
+	Pattern string
+	Roles   []store.Role
+}
+
+// Role sets used by routes.
+var (
+	produce   = []store.Role{store.RoleProducer, store.RoleAdmin}
+	read      = []store.Role{store.RoleReader, store.RoleAdmin}
+	readEvent = []store.Role{store.RoleReader, store.RoleProducer, store.RoleAdmin}
+	admin     = []store.Role{store.RoleAdmin}
+)
+
+// New builds the API and its routes.
+func New(d Deps) *API {
+	a := &API{deps: d, log: d.Log.With("component", "http"), mux: http.NewServeMux(), streams: make(chan struct{})}
+	a.handle("POST /v1/events", produce, d.Ingest.ServeHTTP)
+	a.handle("GET /v1/events/{id}", readEvent, a.eventStatus)
+	a.handle("GET /v1/users/{userId}/preferences", read, a.getPreferences)
+	a.handle("PUT /v1/users/{userId}/preferences", admin, a.putPreferences)
+	a.handle("PATCH /v1/users/{userId}/preferences", admin, a.patchPreferences)
+	a.handle("GET /v1/users/{userId}/notifications", read, a.listNotifications)
+	a.handle("POST /v1/users/{userId}/notifications/{id}/read", read, a.markRead)
+	a.handle("GET /v1/users/{userId}/notifications/stream", read, a.stream)
+	a.mux.HandleFunc("GET /healthz", a.healthz)
+	a.mux.HandleFunc("GET /readyz", a.readyz)
+	if d.Metrics != nil {
+		a.mux.Handle("GET /metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
+	}
+	a.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, problem.NotFound, "No such route: "+r.Method+" "+r.URL.Path+". See docs/api.md.", nil, 0)
+	})
+	return a
+}
+
+// Routes lists the protected routes.
+func (a *API) Routes() []Route { return slices.Clone(a.routes) }
+
+// ServeHTTP routes a request.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// Drain marks the API as shutting down: readiness fails, new events are
+// refused and open streams end, so that a load balancer moves away.
+func (a *API) Drain() {
+	if a.draining.CompareAndSwap(false, true) {
+		close(a.streams)
+	}
+}
+
+func (a *API) handle(pattern string, roles []store.Role, h http.HandlerFunc) {
+	method, path, _ := strings.Cut(pattern, " ")
+	a.routes = append(a.routes, Route{Method: method, Pattern: path, Roles: roles})
+	a.mux.Handle(pattern, a.authorize(roles, h))
+}
+
+type keyCtx struct{}
+
+// authorize checks the Bearer key and its role before h runs.
+func (a *API) authorize(roles []store.Role, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		authz := r.Header.Get("Authorization")
+		scheme, presented, ok := strings.Cut(authz, " ")
+		if authz == "" || !ok || !strings.EqualFold(scheme, "Bearer") {
+			problem.Write(w, problem.Unauthenticated, "Send an API key as 'Authorization: Bearer <key>'. Create one with 'herald keys create --role admin'.", nil, 0)
+			return
+		}
+		key, err := a.deps.Verifier.Verify(r.Context(), strings.TrimSpace(presented))
+		switch {
+		case errors.Is(err, auth.ErrInvalidKey):
+			problem.Write(w, problem.Unauthenticated, "The API key is not valid (unknown, deleted or mistyped).", nil, 0)
+			return
+		case err != nil:
+			a.log.Error("key lookup failed", "err", err)
+			problem.Write(w, problem.StoreUnavailable, "The key could not be checked; try again.", nil, time.Second)
+			return
+		}
+		if !slices.Contains(roles, key.Role) {
+			problem.Write(w, problem.Forbidden, "This route needs a key with role "+joinRoles(roles)+"; the key's role is "+string(key.Role)+".", nil, 0)
+			return
+		}
+		if a.draining.Load() && r.Method == http.MethodPost && r.URL.Path == "/v1/events" {
+			problem.Write(w, problem.ShuttingDown, "This herald process is shutting down; send the events to another one or retry shortly.", nil, time.Second)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), keyCtx{}, key)))
+	})
+}
+
+func joinRoles(roles []store.Role) string {
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, " or ")
+}
+
+func (a *API) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 when the store answers and the process is not draining.
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	if a.draining.Load() {
+		problem.Write(w, problem.ShuttingDown, "draining", nil, 0)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.deps.Store.Ping(ctx); err != nil {
+		problem.Write(w, problem.StoreUnavailable, err.Error(), nil, time.Second)
+		return
+	}
+	if _, err := a.deps.Hub.Lag(ctx, hub.TopicEvents, handler.Group); err != nil {
+		problem.Write(w, problem.HubUnavailable, err.Error(), nil, time.Second)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,191 @@
+// Package ingest is herald's edge for events: it reads CloudEvents over HTTP
+// (structured, batch and binary modes, plus the original sample's bare JSON),
+// validates them, and answers only after the hub has stored every accepted
+// event durably. Nothing invalid reaches the hub: a batch is all or nothing.
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/herald/herald/internal/event"
+	"github.com/herald/herald/internal/hub"
+	"github.com/herald/herald/internal/metrics"
+	"github.com/herald/herald/internal/problem"
+)
+
+// Config bounds what one request may carry.
+type Config struct {
+	// MaxBodyBytes is the largest request body accepted (413 above it).
+	MaxBodyBytes int64
+	// MaxBatch is the most events in one batch request.
+	MaxBatch int
+}
+
+// Defaults for Config.
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultMaxBatch     = 1000
+)
+
+// Ingest accepts events.
+type Ingest struct {
+	hub     hub.Hub
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	now     func() time.Time
+}
+
+// New returns an ingest edge publishing to h.
+func New(h hub.Hub, cfg Config, log *slog.Logger, m *metrics.Metrics) *Ingest {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	return &Ingest{hub: h, cfg: cfg, log: log.With("component", "ingest"), metrics: m, now: time.Now}
+}
+
+// Accepted names one stored event in the 202 answer.
+type Accepted struct {
+	ID       string `json:"id"`
+	Source   string `json:"source"`
+	SourceID string `json:"sourceId"`
+}
+
+// Response is the body of a 202 answer.
+type Response struct {
+	Accepted []Accepted `json:"accepted"`
+}
+
+// ServeHTTP handles POST /v1/events.
+func (in *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	events, mode, code, detail, fields := in.read(w, r)
+	if code != "" {
+		in.reject(w, code, detail, fields)
+		return
+	}
+	if err := in.Publish(r.Context(), events); err != nil {
+		in.log.Warn("hub refused events", "events", len(events), "err", err)
+		in.reject(w, problem.HubUnavailable, "The events were not stored; nothing was accepted. Retry the same request: event ids make it safe.", nil)
+		return
+	}
+	if in.metrics != nil {
+		in.metrics.EventsIngested.WithLabelValues(mode).Add(float64(len(events)))
+	}
+	resp := Response{Accepted: make([]Accepted, len(events))}
+	for i, ev := range events {
+		resp.Accepted[i] = Accepted{ID: ev.ID, Source: ev.Source, SourceID: ev.SourceID}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+func (in *Ingest) reject(w http.ResponseWriter, code problem.Code, detail string, fields []event.FieldError) {
+	retry := time.Duration(0)
+	if code == problem.HubUnavailable {
+		retry = time.Second
+	}
+	if in.metrics != nil {
+		in.metrics.IngestRejected.WithLabelValues(fmt.Sprint(problem.Table[code].Status)).Inc()
+	}
+	problem.Write(w, code, detail, fields, retry)
+}
+
+// read parses the request into events, or says what is wrong.
+func (in *Ingest) read(w http.ResponseWriter, r *http.Request) (events []event.Event, mode string, code problem.Code, detail string, fields []event.FieldError) {
+	if r.ContentLength > in.cfg.MaxBodyBytes {
+		return nil, "", problem.PayloadTooLarge, fmt.Sprintf("The body is %d bytes; at most %d are accepted. Split the batch.", r.ContentLength, in.cfg.MaxBodyBytes), nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, in.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, "", problem.PayloadTooLarge, fmt.Sprintf("The body is larger than %d bytes. Split the batch.", in.cfg.MaxBodyBytes), nil
+		}
+		return nil, "", problem.InvalidRequest, "The body could not be read: " + err.Error(), nil
+	}
+	now := in.now().UTC()
+	ct := r.Header.Get("Content-Type")
+	mt, _, _ := mime.ParseMediaType(ct)
+	switch {
+	case event.HasBinaryHeaders(r.Header):
+		mode = "binary"
+		var ev event.Event
+		ev, err = event.ParseBinary(r.Header, body, now)
+		events = []event.Event{ev}
+	case mt == event.MediaCloudEvent:
+		mode = "structured"
+		var ev event.Event
+		ev, err = event.ParseStructured(body, now)
+		events = []event.Event{ev}
+	case mt == event.MediaCloudEventBatch:
+		mode = "batch"
+		events, err = event.ParseBatch(body, in.cfg.MaxBatch, now)
+	case mt == event.MediaJSON:
+		var ev event.Event
+		if looksStructured(body) {
+			mode = "structured"
+			ev, err = event.ParseStructured(body, now)
+		} else {
+			mode = "bare"
+			ev, err = event.ParseLegacy(body, now)
+		}
+		events = []event.Event{ev}
+	default:
+		if ct == "" {
+			ct = "none"
+		}
+		return nil, "", problem.UnsupportedMedia, fmt.Sprintf("Content-Type %s is not accepted. Use %s, %s, binary mode (ce-* headers with %s), or %s with a bare {\"userId\",\"message\"} body.",
+			ct, event.MediaCloudEvent, event.MediaCloudEventBatch, event.MediaJSON, event.MediaJSON), nil
+	}
+	if err != nil {
+		var ve *event.ValidationError
+		if errors.As(err, &ve) {
+			return nil, "", problem.InvalidEvent, fmt.Sprintf("%d problem(s) found; nothing was accepted.", len(ve.Errors)), ve.Errors
+		}
+		return nil, "", problem.InvalidEvent, err.Error(), nil
+	}
+	return events, mode, "", "", nil
+}
+
+// looksStructured reports whether a plain JSON body is a structured
+// CloudEvent (it has a specversion member) rather than the bare sample form.
+func looksStructured(body []byte) bool {
+	if !bytes.Contains(body, []byte(`"specversion"`)) {
+		return false
+	}
+	var probe struct {
+		SpecVersion *json.RawMessage `json:"specversion"`
+	}
+	return json.Unmarshal(body, &probe) == nil && probe.SpecVersion != nil
+}
+
+// Publish stores events in the hub, each keyed by its recipient (or by its
+// id when it has several) and de-duplicated by its id.
+func (in *Ingest) Publish(ctx context.Context, events []event.Event) error {
+	msgs := make([]hub.Message, len(events))
+	for i, ev := range events {
+		data, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("encode event %s: %w", ev.ID, err)
+		}
+		key := ev.ID
+		if len(ev.Audience.Users) == 1 {
+			key = ev.Audience.Users[0]
+		}
+		msgs[i] = hub.Message{Key: key, ID: ev.ID, Data: data}
+	}
+	return in.hub.Publish(ctx, hub.TopicEvents, msgs...)
+}
