@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"runtime"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	cfg := bench.Config{}
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure herald end to end on this machine (HTTP ingest to inbox)",
@@ -25,6 +28,17 @@ func newBenchCmd() *cobra.Command {
 				return err
 			}
 			cfg.Progress = cmd.ErrOrStderr()
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			r, err := bench.Run(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -50,6 +64,7 @@ func newBenchCmd() *cobra.Command {
 	f.IntVar(&cfg.CeilingMessages, "ceiling-messages", 200000, "messages in the hub ceiling measurement")
 	f.IntVar(&cfg.Users, "users", 10000, "distinct recipients")
 	f.IntVar(&cfg.Partitions, "partitions", 4, "hub partitions")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	f.StringVar(&cfg.Dir, "dir", "", "directory for temporary data (default: a new temporary directory)")
 	return cmd
 }
