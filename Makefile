@@ -1,0 +1,45 @@
+# herald's tasks. `make help` lists them.
+GO      ?= go
+BIN     ?= bin/herald
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/herald/herald/internal/cli.Version=$(VERSION)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/herald
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/herald
+
+.PHONY: demo
+demo: build ## run herald with embedded defaults and show a notification arriving
+	@BIN=$(BIN) scripts/demo.sh
+
+.PHONY: test
+test: ## run every test, with the race detector (needs PostgreSQL and NATS on their local ports)
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+.PHONY: test-short
+test-short: ## quick tests only (no crash tests)
+	$(GO) test -short -count=1 ./...
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+.PHONY: bench
+bench: build ## end-to-end benchmark (ingest -> inbox) beside the hub's own ceiling
+	$(BIN) bench
+
+.PHONY: gobench
+gobench: ## Go micro-benchmarks of the store and hub drivers
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/store/... ./internal/hub/...
+
+.PHONY: clean
+clean: ## remove build output
+	rm -rf bin
