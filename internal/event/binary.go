@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 )
@@ -80,11 +81,23 @@ func ParseLegacy(body []byte, receivedAt time.Time) (Event, error) {
 		}
 		return Event{}, p.err()
 	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // report problems in a stable order
 	fields := map[string]json.RawMessage{}
-	for k, v := range raw {
+	for _, k := range keys {
+		v := raw[k]
 		lk := strings.ToLower(k)
 		switch lk {
 		case "userid", "message", "title", "id", "category":
+			if _, dup := fields[lk]; dup {
+				// Keys are case-insensitive, so userId and UserID are the
+				// same field; taking either would depend on map order.
+				p.add(k, "given more than once (keys are case-insensitive)")
+				continue
+			}
 			fields[lk] = v
 		default:
 			p.add(k, "unknown field; the bare form takes userId, message and optionally title, category and id")

@@ -43,6 +43,9 @@ type problems struct {
 }
 
 func (p *problems) add(field, format string, args ...any) {
+	if field == "" {
+		field = `""` // a JSON member whose name is empty
+	}
 	p.list = append(p.list, FieldError{Index: p.index, Field: field, Problem: fmt.Sprintf(format, args...)})
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/url"
 	"regexp"
@@ -128,7 +129,9 @@ func parseStructured(body []byte, index int, receivedAt time.Time) (Event, error
 		}
 		checkExtension(p, name, v)
 	}
+	// A null member counts as absent, for data as for data_base64.
 	data, hasData := attrs["data"]
+	hasData = hasData && !isNull(data)
 	if b64, ok := attrs["data_base64"]; ok && !isNull(b64) {
 		if hasData {
 			p.add("data_base64", "data and data_base64 are mutually exclusive")
@@ -142,6 +145,9 @@ func parseStructured(body []byte, index int, receivedAt time.Time) (Event, error
 				data, hasData = dec, true
 			}
 		}
+		// The data was given; if it could not be read, that is reported
+		// above and "data is required" would only mislead.
+		c.dataReported = !hasData
 	}
 	if !hasData {
 		data = nil
@@ -152,6 +158,9 @@ func parseStructured(body []byte, index int, receivedAt time.Time) (Event, error
 // ceAttrs are the CloudEvent context attributes as received, before checks.
 type ceAttrs struct {
 	specversion, id, source, typ, subject, time, datacontenttype, dataschema string
+	// dataReported is set when the data was given but could not be decoded,
+	// a problem already reported, so the data is not checked further.
+	dataReported bool
 }
 
 func checkExtension(p *problems, name string, v json.RawMessage) {
@@ -172,7 +181,7 @@ func build(p *problems, c ceAttrs, data []byte, receivedAt time.Time) (Event, er
 		p.add("specversion", "must be \"1.0\", got %q", c.specversion)
 	}
 	if len(c.id) > MaxIDLen {
-		p.add("id", "longer than %d characters", MaxIDLen)
+		p.add("id", "is %d bytes; at most %d are allowed", len(c.id), MaxIDLen)
 	}
 	if c.source != "" {
 		if _, err := url.Parse(c.source); err != nil {
@@ -195,7 +204,9 @@ func build(p *problems, c ceAttrs, data []byte, receivedAt time.Time) (Event, er
 	if c.datacontenttype != "" && !IsJSONMediaType(c.datacontenttype) {
 		p.add("datacontenttype", "herald reads JSON data only (application/json or a +json type), got %q", c.datacontenttype)
 	}
-	checkData(p, data, &ev)
+	if !c.dataReported {
+		checkData(p, data, &ev)
+	}
 	if err := p.err(); err != nil {
 		return Event{}, err
 	}
@@ -244,6 +255,7 @@ func checkData(p *problems, data []byte, ev *Event) {
 }
 
 func checkAudience(p *problems, raw json.RawMessage, ev *Event) {
+	before := len(p.list)
 	if len(raw) > 0 && !isNull(raw) {
 		var a struct {
 			Users json.RawMessage `json:"users"`
@@ -266,7 +278,7 @@ func checkAudience(p *problems, raw json.RawMessage, ev *Event) {
 			for i, u := range users {
 				field := fmt.Sprintf("data.audience.users[%d]", i)
 				var s string
-				if json.Unmarshal(u, &s) != nil {
+				if isNull(u) || json.Unmarshal(u, &s) != nil {
 					p.add(field, "must be a string, got %s", jsonKind(u))
 					continue
 				}
@@ -281,7 +293,9 @@ func checkAudience(p *problems, raw json.RawMessage, ev *Event) {
 			}
 		}
 	}
-	if len(ev.Audience.Users) == 0 && len(p.list) == 0 {
+	// Only problems found in the audience itself make "no recipients" moot;
+	// a bad attribute elsewhere must not hide a missing audience.
+	if len(ev.Audience.Users) == 0 && len(p.list) == before {
 		if ev.Subject == "" {
 			p.add("data.audience", "no recipients: give data.audience.users or the CloudEvent subject")
 			return
@@ -443,7 +457,9 @@ func strictUnmarshal(b []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	if dec.More() {
+	// dec.More stops at a stray '}' or ']', so check the rest of the input
+	// directly: only white space may follow the value.
+	if rest := bytes.TrimSpace(b[dec.InputOffset():]); len(rest) > 0 {
 		return fmt.Errorf("unexpected data after the object")
 	}
 	return nil
@@ -491,6 +507,9 @@ func jsonProblem(err error) string {
 	switch {
 	case errors.As(err, &se):
 		return fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error())
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		// json.Decoder reports truncated input this way, not as a SyntaxError.
+		return "malformed JSON: the input ends before the value is complete"
 	case errors.As(err, &te):
 		if te.Field != "" {
 			return fmt.Sprintf("%s has the wrong type (%s)", te.Field, te.Value)

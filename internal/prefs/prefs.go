@@ -236,7 +236,11 @@ func Apply(p Preferences, doc []byte, replace bool) (Preferences, []event.FieldE
 	sort.Strings(names)
 	for _, k := range names {
 		if !fieldNames[k] {
-			add(k, "unknown preference field")
+			field := k
+			if field == "" {
+				field = `""` // a member whose name is empty
+			}
+			add(field, "unknown preference field")
 		}
 	}
 	if v, ok := raw["userId"]; ok {
