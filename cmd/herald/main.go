@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // IANA zones for quiet hours even on machines without zone files
 
 	"github.com/herald/herald/internal/cli"
 )
