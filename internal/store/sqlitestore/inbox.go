@@ -1,0 +1,195 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/herald/herald/internal/event"
+	"github.com/herald/herald/internal/store"
+)
+
+// DefaultInboxLimit is the page size ListInbox uses when the query's Limit
+// is not positive.
+const DefaultInboxLimit = 50
+
+const inboxColumns = `seq, user_id, event_id, title, message, category, urgency, actions, data, locale, expires_at, created_at, read_at`
+
+// insertInboxSQL adds an item unless the person already has the event; only
+// an added row returns its seq.
+const insertInboxSQL = `INSERT INTO inbox (user_id, event_id, title, message, category, urgency, actions, data, locale, expires_at, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (user_id, event_id) DO NOTHING
+RETURNING seq`
+
+// DeliverInbox adds items to inboxes in one transaction and returns the ones
+// actually added, with Seq set, ID equal to the event id and CreatedAt set
+// to now where it was zero. An item whose (user, event) is already stored,
+// or repeated within items, is left out.
+func (s *Store) DeliverInbox(ctx context.Context, items []store.InboxItem) ([]store.InboxItem, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	now := time.Now().UTC()
+	type encoded struct{ actions, data any }
+	enc := make([]encoded, len(items))
+	for i := range items {
+		it := &items[i]
+		if it.UserID == "" || (it.EventID == "" && it.ID == "") {
+			return nil, fmt.Errorf("sqlitestore: deliver inbox: item %d needs a user id and an event id", i)
+		}
+		if len(it.Actions) > 0 {
+			b, err := json.Marshal(it.Actions)
+			if err != nil {
+				return nil, fmt.Errorf("sqlitestore: deliver inbox: actions of event %s: %w", it.EventID, err)
+			}
+			enc[i].actions = string(b)
+		}
+		if len(it.Data) > 0 {
+			enc[i].data = string(it.Data)
+		}
+	}
+	added := make([]store.InboxItem, 0, len(items))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ins := tx.StmtContext(ctx, s.stmts.insertInbox)
+		for i, it := range items {
+			if it.EventID == "" {
+				it.EventID = it.ID
+			}
+			it.ID = it.EventID
+			if it.CreatedAt.IsZero() {
+				it.CreatedAt = now
+			}
+			err := ins.QueryRowContext(ctx, it.UserID, it.EventID, it.Title, it.Message, it.Category, string(it.Urgency),
+				enc[i].actions, enc[i].data, it.Locale, nanosPtr(it.ExpiresAt), nanos(it.CreatedAt)).Scan(&it.Seq)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("item (%s, %s): %w", it.UserID, it.EventID, err)
+			}
+			added = append(added, it)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: deliver %d inbox items: %w", len(items), err)
+	}
+	return added, nil
+}
+
+// listInboxSQL is the page query: its parameters are the user, the cursor
+// when paged, and the limit.
+func listInboxSQL(paged, unreadOnly bool) string {
+	q := `SELECT ` + inboxColumns + ` FROM inbox WHERE user_id = ?`
+	if paged {
+		q += ` AND seq < ?`
+	}
+	if unreadOnly {
+		q += ` AND read_at IS NULL`
+	}
+	return q + ` ORDER BY seq DESC LIMIT ?`
+}
+
+const unreadCountSQL = `SELECT count(*) FROM inbox WHERE user_id = ? AND read_at IS NULL`
+
+const markReadSQL = `UPDATE inbox SET read_at = coalesce(read_at, ?) WHERE user_id = ? AND event_id = ? RETURNING ` + inboxColumns
+
+// ListInbox returns a page of an inbox, newest first. A Limit that is not
+// positive means DefaultInboxLimit.
+func (s *Store) ListInbox(ctx context.Context, q store.InboxQuery) ([]store.InboxItem, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultInboxLimit
+	}
+	args := []any{q.UserID}
+	if q.Before > 0 {
+		args = append(args, q.Before)
+	}
+	args = append(args, limit)
+	rows, err := s.read.QueryContext(ctx, listInboxSQL(q.Before > 0, q.UnreadOnly), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: list inbox of %q: %w", q.UserID, err)
+	}
+	defer rows.Close()
+	out := make([]store.InboxItem, 0, min(limit, 64))
+	for rows.Next() {
+		it, err := scanInbox(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: list inbox of %q: %w", q.UserID, err)
+		}
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: list inbox of %q: %w", q.UserID, err)
+	}
+	return out, nil
+}
+
+// UnreadCount counts a person's unread notifications from the unread index.
+func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, unreadCountSQL, userID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: unread count of %q: %w", userID, err)
+	}
+	return n, nil
+}
+
+// MarkRead marks one notification read and returns it. Marking twice keeps
+// the first time; a zero at means now.
+func (s *Store) MarkRead(ctx context.Context, userID, notificationID string, at time.Time) (store.InboxItem, error) {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	rows, err := s.write.QueryContext(ctx, markReadSQL, at.UnixNano(), userID, notificationID)
+	if err != nil {
+		return store.InboxItem{}, fmt.Errorf("sqlitestore: mark %s read for %q: %w", notificationID, userID, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return store.InboxItem{}, fmt.Errorf("sqlitestore: mark %s read for %q: %w", notificationID, userID, err)
+		}
+		return store.InboxItem{}, fmt.Errorf("sqlitestore: notification %s is not in the inbox of %q: %w", notificationID, userID, store.ErrNotFound)
+	}
+	it, err := scanInbox(rows)
+	if err != nil {
+		return store.InboxItem{}, fmt.Errorf("sqlitestore: mark %s read for %q: %w", notificationID, userID, err)
+	}
+	if err := rows.Close(); err != nil {
+		return store.InboxItem{}, fmt.Errorf("sqlitestore: mark %s read for %q: %w", notificationID, userID, err)
+	}
+	return it, nil
+}
+
+func scanInbox(rows *sql.Rows) (store.InboxItem, error) {
+	var (
+		it                     store.InboxItem
+		urgency                string
+		actions, data          sql.NullString
+		expires, created, read sql.NullInt64
+	)
+	err := rows.Scan(&it.Seq, &it.UserID, &it.EventID, &it.Title, &it.Message, &it.Category, &urgency,
+		&actions, &data, &it.Locale, &expires, &created, &read)
+	if err != nil {
+		return it, err
+	}
+	it.ID = it.EventID
+	it.Urgency = event.Urgency(urgency)
+	if actions.Valid {
+		if err := json.Unmarshal([]byte(actions.String), &it.Actions); err != nil {
+			return it, fmt.Errorf("actions of (%s, %s): %w", it.UserID, it.EventID, err)
+		}
+	}
+	if data.Valid {
+		it.Data = json.RawMessage(data.String)
+	}
+	it.ExpiresAt = fromNanosPtr(expires)
+	it.CreatedAt = fromNanos(created)
+	it.ReadAt = fromNanosPtr(read)
+	return it, nil
+}

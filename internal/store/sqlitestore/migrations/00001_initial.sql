@@ -1,0 +1,88 @@
+-- herald's initial SQLite schema.
+--
+-- Conventions: times are Unix nanoseconds in UTC (INTEGER), NULL when unset;
+-- tables looked up by a text key are WITHOUT ROWID so the row lives in the
+-- primary-key b-tree (one lookup instead of index + table); every table is
+-- STRICT so a wrong type fails loudly instead of being stored as-is.
+
+-- +goose Up
+CREATE TABLE preferences (
+    user_id      TEXT    NOT NULL PRIMARY KEY,
+    conversation INTEGER NOT NULL,
+    mobile       INTEGER NOT NULL,
+    webpush      INTEGER NOT NULL,
+    inbox        INTEGER NOT NULL,
+    -- JSON object of category -> bool; NULL when there are none.
+    categories   TEXT,
+    quiet_start  TEXT,
+    quiet_end    TEXT,
+    time_zone    TEXT    NOT NULL,
+    locale       TEXT    NOT NULL DEFAULT '',
+    updated_at   INTEGER
+) WITHOUT ROWID, STRICT;
+
+CREATE TABLE events (
+    id         TEXT    NOT NULL PRIMARY KEY,
+    -- The canonical event as JSON (event.Event).
+    doc        TEXT    NOT NULL,
+    -- Planned (person, channel) deliveries, skipped ones included.
+    targeted   INTEGER NOT NULL,
+    -- Recipients of the event: every channel is planned for each of them.
+    recipients INTEGER NOT NULL,
+    planned_at INTEGER
+) WITHOUT ROWID, STRICT;
+
+CREATE TABLE deliveries (
+    event_id TEXT    NOT NULL,
+    user_id  TEXT    NOT NULL,
+    channel  TEXT    NOT NULL,
+    outcome  TEXT    NOT NULL,
+    reason   TEXT    NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    at       INTEGER,
+    PRIMARY KEY (event_id, user_id, channel)
+) WITHOUT ROWID, STRICT;
+
+-- seq is the rowid: it orders a person's inbox and is the pagination cursor.
+-- The notification id is the event id.
+CREATE TABLE inbox (
+    seq        INTEGER PRIMARY KEY,
+    user_id    TEXT    NOT NULL,
+    event_id   TEXT    NOT NULL,
+    title      TEXT    NOT NULL DEFAULT '',
+    message    TEXT    NOT NULL,
+    category   TEXT    NOT NULL DEFAULT '',
+    urgency    TEXT    NOT NULL DEFAULT '',
+    -- JSON array of event.Action; NULL when there are none.
+    actions    TEXT,
+    -- The notification's free JSON data; NULL when absent.
+    data       TEXT,
+    locale     TEXT    NOT NULL DEFAULT '',
+    expires_at INTEGER,
+    created_at INTEGER NOT NULL,
+    read_at    INTEGER,
+    UNIQUE (user_id, event_id)
+) STRICT;
+
+-- A person's inbox, newest first. read_at makes it cover UnreadCount and
+-- the filter of unread-only pages, so they read only this index. One index
+-- serves both on purpose: every index keyed by user dirties one more random
+-- page per added item, and a separate partial index for unread items made
+-- DeliverInbox about 1.5-2.5x slower (BenchmarkDeliverInbox).
+CREATE INDEX inbox_user_seq ON inbox (user_id, seq DESC, read_at);
+
+CREATE TABLE api_keys (
+    id         TEXT    NOT NULL PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    role       TEXT    NOT NULL,
+    hash       BLOB    NOT NULL,
+    created_at INTEGER
+) WITHOUT ROWID, STRICT;
+
+-- +goose Down
+DROP TABLE api_keys;
+DROP INDEX inbox_user_seq;
+DROP TABLE inbox;
+DROP TABLE deliveries;
+DROP TABLE events;
+DROP TABLE preferences;

@@ -1,0 +1,304 @@
+package sqlitestore
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/herald/herald/internal/prefs"
+	"github.com/herald/herald/internal/store"
+	"github.com/herald/herald/internal/store/storetest"
+)
+
+// openTest opens a store on a new database file in a temporary directory,
+// closed when the test ends.
+func openTest(tb testing.TB, opts Options) *Store {
+	tb.Helper()
+	s, err := Open(tb.Context(), filepath.Join(tb.TempDir(), "herald.db"), opts)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestStore(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, Options{}) })
+}
+
+func TestReopenKeepsDataAndAppliesMigrationsOnce(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	saved := prefs.Default("ada")
+	saved.SendNotificationToMobileDevice = false
+	saved.Locale = "fr-FR"
+	saved.UpdatedAt = time.Date(2025, 3, 14, 9, 0, 0, 123456789, time.UTC)
+
+	for round := range 3 {
+		s, err := Open(t.Context(), path, Options{})
+		if err != nil {
+			t.Fatalf("round %d: Open: %v", round, err)
+		}
+		if round == 0 {
+			if err := s.SavePreferences(t.Context(), saved); err != nil {
+				t.Fatalf("SavePreferences: %v", err)
+			}
+			if _, err := s.DeliverInbox(t.Context(), []store.InboxItem{{UserID: "ada", EventID: "e1", Message: "hi"}}); err != nil {
+				t.Fatalf("DeliverInbox: %v", err)
+			}
+		}
+		var applied, version int
+		err = s.read.QueryRowContext(t.Context(), `SELECT count(*), max(version_id) FROM goose_db_version WHERE version_id > 0`).Scan(&applied, &version)
+		if err != nil {
+			t.Fatalf("round %d: read goose_db_version: %v", round, err)
+		}
+		if applied != version {
+			t.Errorf("round %d: %d migrations recorded for version %d, want each applied once", round, applied, version)
+		}
+		got, err := s.LoadPreferences(t.Context(), []string{"ada"})
+		if err != nil {
+			t.Fatalf("round %d: LoadPreferences: %v", round, err)
+		}
+		if p := got["ada"]; p.SendNotificationToMobileDevice || p.Locale != "fr-FR" || !p.UpdatedAt.Equal(saved.UpdatedAt) {
+			t.Errorf("round %d: preferences = %+v, want the saved record %+v", round, p, saved)
+		}
+		if n, err := s.UnreadCount(t.Context(), "ada"); err != nil || n != 1 {
+			t.Errorf("round %d: UnreadCount = %d, %v; want 1", round, n, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("round %d: Close: %v", round, err)
+		}
+	}
+}
+
+func TestOpenConfiguresConnections(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		opts     Options
+		wantSync int // PRAGMA synchronous: 1 NORMAL, 2 FULL
+	}{
+		{Options{}, 1},
+		{Options{Synchronous: SyncFull}, 2},
+		{Options{Synchronous: "full"}, 2},
+	} {
+		t.Run(fmt.Sprintf("synchronous=%q", tc.opts.Synchronous), func(t *testing.T) {
+			t.Parallel()
+			s := openTest(t, tc.opts)
+			ctx := t.Context()
+			pragma := func(name string) string {
+				t.Helper()
+				var v string
+				if err := s.write.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v); err != nil {
+					t.Fatalf("PRAGMA %s: %v", name, err)
+				}
+				return v
+			}
+			for name, want := range map[string]string{
+				"journal_mode": "wal",
+				"synchronous":  fmt.Sprint(tc.wantSync),
+				"foreign_keys": "1",
+				"cache_size":   "-65536",
+				"busy_timeout": "5000",
+			} {
+				if got := pragma(name); got != want {
+					t.Errorf("PRAGMA %s = %s, want %s", name, got, want)
+				}
+			}
+			_, err := s.read.ExecContext(ctx, `DELETE FROM api_keys`)
+			if err == nil || !strings.Contains(err.Error(), "readonly") {
+				t.Errorf("write through the read pool: error = %v, want a read-only error", err)
+			}
+		})
+	}
+}
+
+func TestOpenRejectsBadConfiguration(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		path string
+		opts Options
+	}{
+		{"empty path", "", Options{}},
+		{"in-memory", ":memory:", Options{}},
+		{"synchronous OFF", filepath.Join(dir, "a.db"), Options{Synchronous: "OFF"}},
+		{"negative busy timeout", filepath.Join(dir, "b.db"), Options{BusyTimeout: -time.Second}},
+		{"negative cache", filepath.Join(dir, "c.db"), Options{CacheMiB: -1}},
+		{"negative read connections", filepath.Join(dir, "d.db"), Options{ReadConns: -1}},
+		{"missing directory", filepath.Join(dir, "no", "such", "dir", "e.db"), Options{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(t.Context(), tc.path, tc.opts)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%q, %+v) succeeded, want an error", tc.path, tc.opts)
+			}
+		})
+	}
+}
+
+// TestConcurrentWritersQueue checks that writers from many goroutines queue
+// for the single write connection instead of failing with SQLITE_BUSY.
+func TestConcurrentWritersQueue(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	const writers, batches, size = 8, 10, 50
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for b := range batches {
+				items := make([]store.InboxItem, size)
+				for i := range items {
+					items[i] = store.InboxItem{UserID: fmt.Sprintf("u%d", i), EventID: fmt.Sprintf("w%d-b%d", w, b), Message: "m"}
+				}
+				if _, err := s.DeliverInbox(t.Context(), items); err != nil {
+					t.Errorf("writer %d batch %d: %v", w, b, err)
+					return
+				}
+				if _, err := s.LoadPreferences(t.Context(), []string{fmt.Sprintf("w%d-b%d", w, b), "shared"}); err != nil {
+					t.Errorf("writer %d batch %d: LoadPreferences: %v", w, b, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	n, err := s.UnreadCount(t.Context(), "u0")
+	if err != nil || n != writers*batches {
+		t.Errorf("UnreadCount(u0) = %d, %v; want %d", n, err, writers*batches)
+	}
+}
+
+// ---------------------------------------------------------------- benchmarks
+
+const benchBatch = 500
+
+// reportRows reports the benchmark's throughput in rows per second.
+func reportRows(b *testing.B, rowsPerOp int) {
+	b.ReportMetric(float64(b.N*rowsPerOp)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkLoadPreferences loads batches of 500 ids from a store holding
+// 200,000 users: "mostly-existing" has 5% first-time users per batch (the
+// handler's steady state), "all-new" only first-time users (a first
+// broadcast). New ids are random, as real user ids are.
+func BenchmarkLoadPreferences(b *testing.B) {
+	const existing = 200_000
+	for _, bc := range []struct {
+		name     string
+		newShare float64
+	}{
+		{"mostly-existing", 0.05},
+		{"all-new", 1},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := openTest(b, Options{})
+			ids := make([]string, benchBatch)
+			for i := 0; i < existing; i += benchBatch {
+				for j := range ids {
+					ids[j] = benchUser(i + j)
+				}
+				if _, err := s.LoadPreferences(b.Context(), ids); err != nil {
+					b.Fatal(err)
+				}
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			for b.Loop() {
+				for j := range ids {
+					if rng.Float64() < bc.newShare {
+						ids[j] = fmt.Sprintf("new-%016x", rng.Uint64())
+					} else {
+						ids[j] = benchUser(rng.IntN(existing))
+					}
+				}
+				got, err := s.LoadPreferences(b.Context(), ids)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(got) == 0 {
+					b.Fatal("no preferences loaded")
+				}
+			}
+			reportRows(b, benchBatch)
+		})
+	}
+}
+
+// benchUser names the i-th user of a benchmark population.
+func benchUser(i int) string { return fmt.Sprintf("user-%07d", i) }
+
+// benchEventID returns a random event id shaped like event.IDFor's.
+func benchEventID(rng *rand.Rand) string {
+	return fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64())
+}
+
+// BenchmarkDeliverInbox adds batches of 500 inbox items of single-user
+// events (random event ids, recipients drawn from 200,000 users: the
+// throughput target's shape) with each synchronous mode, so the cost of FULL
+// shows.
+func BenchmarkDeliverInbox(b *testing.B) {
+	for _, sync := range []Synchronous{SyncNormal, SyncFull} {
+		b.Run("sync="+string(sync), func(b *testing.B) {
+			s := openTest(b, Options{Synchronous: sync})
+			rng := rand.New(rand.NewPCG(1, 2))
+			items := make([]store.InboxItem, benchBatch)
+			for i := range items {
+				items[i] = store.InboxItem{
+					Title:   "Training due",
+					Message: "Your safety training is due on Friday.",
+					Urgency: "normal",
+				}
+			}
+			for b.Loop() {
+				for i := range items {
+					items[i].UserID = benchUser(rng.IntN(200_000))
+					items[i].EventID = benchEventID(rng)
+				}
+				added, err := s.DeliverInbox(b.Context(), items)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(added) != benchBatch {
+					b.Fatalf("added %d items, want %d", len(added), benchBatch)
+				}
+			}
+			reportRows(b, benchBatch)
+		})
+	}
+}
+
+// BenchmarkRecordOutcomes upserts batches of 500 outcomes of single-user
+// events (random event ids), half new and half replacing a recorded one:
+// the delivery workers' hot path.
+func BenchmarkRecordOutcomes(b *testing.B) {
+	s := openTest(b, Options{})
+	rng := rand.New(rand.NewPCG(1, 2))
+	recs := make([]store.DeliveryRecord, benchBatch)
+	at := time.Now()
+	for b.Loop() {
+		for i := range recs {
+			if i%2 == 0 || recs[i].EventID == "" {
+				recs[i] = store.DeliveryRecord{
+					EventID: benchEventID(rng), UserID: benchUser(rng.IntN(200_000)),
+					Channel: prefs.Mobile, Outcome: store.Delivered, Attempts: 1, At: at,
+				}
+			} else {
+				recs[i].Attempts++
+			}
+		}
+		if err := s.RecordOutcomes(b.Context(), recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRows(b, benchBatch)
+}
