@@ -20,7 +20,6 @@ import (
 
 	"github.com/herald/herald/internal/auth"
 	"github.com/herald/herald/internal/channel"
-	"github.com/herald/herald/internal/channel/inbox"
 	"github.com/herald/herald/internal/delivery"
 	"github.com/herald/herald/internal/handler"
 	"github.com/herald/herald/internal/httpapi"
@@ -109,13 +108,16 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		return nil, fmt.Errorf("start embedded hub: %w", err)
 	}
 	a.Hub = h
-	reg, err := channel.NewRegistry(inbox.New(st, a.Broker))
+	// The inbox is delivered by the handler itself, in the same store
+	// transaction as the plan; this registry holds the channels reached
+	// through providers (conversation, mobile, webpush) as they land.
+	reg, err := channel.NewRegistry()
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	configured := func(name string) bool { _, ok := reg.Get(name); return ok }
-	a.handler = handler.New(h, st, handler.Config{MaxAttempts: opts.MaxAttempts, Configured: configured}, log, a.Metrics)
+	a.handler = handler.New(h, st, a.Broker, handler.Config{MaxAttempts: opts.MaxAttempts, Configured: configured}, log, a.Metrics)
 	a.worker = delivery.NewWorker(h, st, reg, delivery.Config{MaxAttempts: opts.MaxAttempts}, log, a.Metrics)
 	a.Metrics.RegisterHubLag(h, map[string]string{hub.TopicEvents: handler.Group, hub.TopicDeliveries: delivery.Group})
 	a.API = httpapi.New(httpapi.Deps{

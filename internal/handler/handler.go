@@ -1,9 +1,10 @@
-// Package handler turns canonical events into delivery batches: it reads
-// events from the hub, loads the recipients' preferences in one batch
-// (creating the default record for anyone seen for the first time), decides
-// each channel per person, records the plan and the skips, publishes one
-// delivery batch per channel, and only then acks the events. It sends nothing
-// to people itself.
+// Package handler plans every event's deliveries: it reads events from the
+// hub, loads the recipients' preferences in one batch (creating the default
+// record for anyone seen for the first time), decides each channel per
+// person, and records the plan, the skips and the inbox notifications in one
+// store transaction. The inbox lives in herald's own store, so it is
+// delivered right there; every other channel gets a delivery batch on the
+// hub for the channel workers. Events are acked only after both are durable.
 package handler
 
 import (
@@ -16,6 +17,7 @@ import (
 	"github.com/herald/herald/internal/delivery"
 	"github.com/herald/herald/internal/event"
 	"github.com/herald/herald/internal/hub"
+	"github.com/herald/herald/internal/live"
 	"github.com/herald/herald/internal/metrics"
 	"github.com/herald/herald/internal/prefs"
 	"github.com/herald/herald/internal/store"
@@ -40,13 +42,15 @@ type Config struct {
 type Handler struct {
 	hub     hub.Hub
 	store   store.Store
+	broker  *live.Broker
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics.Metrics
 }
 
-// New returns a handler.
-func New(h hub.Hub, st store.Store, cfg Config, log *slog.Logger, m *metrics.Metrics) *Handler {
+// New returns a handler that announces new inbox notifications on broker
+// (which may be nil).
+func New(h hub.Hub, st store.Store, broker *live.Broker, cfg Config, log *slog.Logger, m *metrics.Metrics) *Handler {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 8
 	}
@@ -56,7 +60,7 @@ func New(h hub.Hub, st store.Store, cfg Config, log *slog.Logger, m *metrics.Met
 	if cfg.Configured == nil {
 		cfg.Configured = func(string) bool { return false }
 	}
-	return &Handler{hub: h, store: st, cfg: cfg, log: log.With("component", "handler"), metrics: m}
+	return &Handler{hub: h, store: st, broker: broker, cfg: cfg, log: log.With("component", "handler"), metrics: m}
 }
 
 // Run consumes events until ctx ends.
@@ -84,15 +88,13 @@ func (h *Handler) handle(ctx context.Context, batch []hub.Delivery) {
 	if len(events) == 0 {
 		return
 	}
-	err := h.plan(ctx, events)
+	// A batch under way is finished even when shutdown starts.
+	err := h.plan(context.WithoutCancel(ctx), events)
 	if err == nil {
 		for _, d := range ok {
 			_ = d.Ack()
 		}
 		return
-	}
-	if ctx.Err() != nil {
-		return // shutting down: the hub redelivers what was not settled
 	}
 	for _, d := range ok {
 		if d.Attempt() >= h.cfg.MaxAttempts {
@@ -134,23 +136,26 @@ func (h *Handler) plan(ctx context.Context, events []event.Event) error {
 		return fmt.Errorf("load preferences: %w", err)
 	}
 	now := h.cfg.Now()
-	records := make([]store.EventRecord, 0, len(events))
+	plans := make([]store.Plan, 0, len(events))
 	var outcomes []store.DeliveryRecord
 	batches := map[string]*delivery.Batch{}
 	for _, ev := range events {
-		records = append(records, store.EventRecord{Event: ev, Targeted: len(ev.Audience.Users) * len(prefs.Channels), PlannedAt: now})
+		p := store.Plan{Event: ev, Targeted: len(ev.Audience.Users) * len(prefs.Channels), PlannedAt: now}
 		expired := ev.Notification.Expired(now)
 		body := ev
 		body.Audience = event.Audience{}
 		items := map[string]*delivery.Item{}
 		for _, u := range ev.Audience.Users {
 			for _, d := range pref[u].Decide(ev.Notification) {
-				rec := store.DeliveryRecord{EventID: ev.ID, UserID: u, Channel: d.Channel, At: now}
+				rec := store.DeliveryRecord{EventID: ev.ID, UserID: u, Channel: d.Channel, Attempts: 1, At: now}
 				switch {
 				case d.Skip != "":
 					rec.Outcome, rec.Reason = store.SkippedPreference, d.Skip
 				case expired:
 					rec.Outcome, rec.Reason = store.Expired, "expired before delivery"
+				case d.Channel == prefs.Inbox:
+					rec.Outcome = store.Delivered
+					p.Inbox = append(p.Inbox, inboxItem(ev, u, now))
 				case !h.cfg.Configured(d.Channel):
 					rec.Outcome, rec.Reason = store.NotConfigured, "herald has no "+d.Channel+" channel configured"
 				default:
@@ -162,9 +167,11 @@ func (h *Handler) plan(ctx context.Context, events []event.Event) error {
 					it.Users = append(it.Users, u)
 					continue
 				}
-				outcomes = append(outcomes, rec)
+				p.Outcomes = append(p.Outcomes, rec)
 			}
 		}
+		outcomes = append(outcomes, p.Outcomes...)
+		plans = append(plans, p)
 		for _, ch := range prefs.Channels {
 			if it := items[ch]; it != nil {
 				b := batches[ch]
@@ -176,7 +183,8 @@ func (h *Handler) plan(ctx context.Context, events []event.Event) error {
 			}
 		}
 	}
-	if err := h.store.RecordPlans(ctx, records, outcomes); err != nil {
+	added, err := h.store.RecordPlans(ctx, plans)
+	if err != nil {
 		return fmt.Errorf("record plans: %w", err)
 	}
 	var msgs []hub.Message
@@ -194,8 +202,32 @@ func (h *Handler) plan(ctx context.Context, events []event.Event) error {
 			return fmt.Errorf("publish delivery batches: %w", err)
 		}
 	}
+	if h.broker != nil {
+		h.broker.Publish(added)
+	}
+	if h.metrics != nil && len(added) > 0 {
+		received := make(map[string]time.Time, len(events))
+		for _, ev := range events {
+			received[ev.ID] = ev.ReceivedAt
+		}
+		done := h.cfg.Now()
+		for _, it := range added {
+			h.metrics.EndToEnd.WithLabelValues(prefs.Inbox).Observe(done.Sub(received[it.EventID]).Seconds())
+		}
+	}
 	if h.metrics != nil {
 		h.metrics.CountOutcomes(outcomes)
 	}
 	return nil
+}
+
+// inboxItem is the inbox notification of ev for user.
+func inboxItem(ev event.Event, user string, now time.Time) store.InboxItem {
+	n := ev.Notification
+	return store.InboxItem{
+		ID: ev.ID, UserID: user, EventID: ev.ID,
+		Title: n.Title, Message: n.Message, Category: n.Category, Urgency: n.Urgency,
+		Actions: n.Actions, Data: n.Data, Locale: n.Locale, ExpiresAt: n.ExpiresAt,
+		CreatedAt: now,
+	}
 }

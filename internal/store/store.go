@@ -48,14 +48,21 @@ type DeliveryRecord struct {
 	At       time.Time
 }
 
-// EventRecord is what the handler records when it plans an event's
-// deliveries: the event and how many (person, channel) pairs it targets.
-type EventRecord struct {
+// Plan is what the handler records for one event, in one transaction with
+// the other plans of its batch: the event, how many (person, channel) pairs
+// it targets, the outcomes decided while planning (skips, channels not
+// configured, expiry, and inbox deliveries) and the inbox items to add.
+type Plan struct {
 	Event event.Event
 	// Targeted counts planned (person, channel) deliveries, skipped ones included.
 	Targeted int
 	// PlannedAt is when the handler planned it.
 	PlannedAt time.Time
+	// Outcomes decided while planning. They are stored with the event, not
+	// as one row each, so that planning writes little.
+	Outcomes []DeliveryRecord
+	// Inbox items delivered by this plan; IDs are the event id.
+	Inbox []InboxItem
 }
 
 // InboxItem is a notification in a person's inbox.
@@ -130,14 +137,14 @@ type Store interface {
 	// SavePreferences stores p, replacing the user's record.
 	SavePreferences(ctx context.Context, p prefs.Preferences) error
 
-	// RecordPlans stores planned events and the outcomes decided while
-	// planning (skips, channels not configured). Repeating it is harmless.
-	RecordPlans(ctx context.Context, events []EventRecord, outcomes []DeliveryRecord) error
-	// DeliverInbox adds items to inboxes in one transaction. An item already
-	// present (same user and event) is left alone; the items actually added
-	// are returned with Seq set. Item IDs are the event ids.
-	DeliverInbox(ctx context.Context, items []InboxItem) ([]InboxItem, error)
-	// RecordOutcomes upserts delivery outcomes.
+	// RecordPlans stores plans and adds their inbox items, all in one
+	// transaction, and returns the inbox items actually added (with Seq
+	// set). Repeating it is harmless: an event keeps its first plan and an
+	// inbox item already present (same user and event) is left alone.
+	RecordPlans(ctx context.Context, plans []Plan) ([]InboxItem, error)
+	// RecordOutcomes upserts outcomes of deliveries made after planning; a
+	// recorded outcome overrides the planned one for the same (event,
+	// person, channel).
 	RecordOutcomes(ctx context.Context, outcomes []DeliveryRecord) error
 	// EventStatus summarises an event; recipients lists at most
 	// recipientLimit delivery records. ErrNotFound if never planned.

@@ -1,11 +1,13 @@
 package sqlitestore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/herald/herald/internal/prefs"
 	"github.com/herald/herald/internal/store"
@@ -13,16 +15,9 @@ import (
 
 // insertEventSQL keeps the first plan of an event: a replayed plan changes
 // nothing.
-const insertEventSQL = `INSERT INTO events (id, doc, targeted, recipients, planned_at)
-VALUES (?, ?, ?, ?, ?)
+const insertEventSQL = `INSERT INTO events (id, doc, targeted, recipients, planned, planned_at)
+VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO NOTHING`
-
-// insertPlannedSQL records an outcome decided while planning. It never
-// replaces a stored outcome, so replaying a plan after a crash cannot undo
-// what the delivery workers recorded since.
-const insertPlannedSQL = `INSERT INTO deliveries (event_id, user_id, channel, outcome, reason, attempts, at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (event_id, user_id, channel) DO NOTHING`
 
 // upsertOutcomeSQL records a delivery outcome, replacing the stored one.
 const upsertOutcomeSQL = `INSERT INTO deliveries (event_id, user_id, channel, outcome, reason, attempts, at)
@@ -33,46 +28,72 @@ ON CONFLICT (event_id, user_id, channel) DO UPDATE SET
 	attempts = excluded.attempts,
 	at = excluded.at`
 
-const selectEventSQL = `SELECT doc, targeted, recipients, planned_at FROM events WHERE id = ?`
+const selectEventSQL = `SELECT doc, targeted, recipients, planned, planned_at FROM events WHERE id = ?`
 
-const countOutcomesSQL = `SELECT channel, outcome, count(*) FROM deliveries WHERE event_id = ? GROUP BY channel, outcome`
+const listRecordedSQL = `SELECT user_id, channel, outcome, reason, attempts, at FROM deliveries WHERE event_id = ?`
 
-const listRecipientsSQL = `SELECT user_id, channel, outcome, reason, attempts, at FROM deliveries
-WHERE event_id = ? ORDER BY user_id, channel LIMIT ?`
+// plannedOutcome is one outcome decided while planning, as stored in the
+// events.planned column (a JSON array): short names keep the blob small.
+type plannedOutcome struct {
+	UserID  string        `json:"u"`
+	Channel string        `json:"c"`
+	Outcome store.Outcome `json:"o"`
+	Reason  string        `json:"r,omitempty"`
+}
 
-// RecordPlans stores planned events and the outcomes decided while planning,
-// all in one transaction. Repeating it is harmless: an event keeps its first
-// plan and a recorded outcome is never replaced by a planned one.
-func (s *Store) RecordPlans(ctx context.Context, events []store.EventRecord, outcomes []store.DeliveryRecord) error {
-	if len(events) == 0 && len(outcomes) == 0 {
-		return nil
+// RecordPlans stores plans (each event with its planning outcomes as one
+// row) and adds their inbox items, all in one transaction. Repeating it is
+// harmless: an event keeps its first plan and inbox items are added once.
+func (s *Store) RecordPlans(ctx context.Context, plans []store.Plan) ([]store.InboxItem, error) {
+	if len(plans) == 0 {
+		return nil, nil
 	}
-	docs := make([]string, len(events))
-	for i, e := range events {
-		if e.Event.ID == "" {
-			return fmt.Errorf("sqlitestore: record plans: event %d has no id", i)
+	docs := make([]string, len(plans))
+	planned := make([]string, len(plans))
+	encs := make([][]encodedInbox, len(plans))
+	nInbox := 0
+	for i, p := range plans {
+		if p.Event.ID == "" {
+			return nil, fmt.Errorf("sqlitestore: record plans: plan %d has no event id", i)
 		}
-		b, err := json.Marshal(e.Event)
+		b, err := json.Marshal(p.Event)
 		if err != nil {
-			return fmt.Errorf("sqlitestore: record plans: encode event %s: %w", e.Event.ID, err)
+			return nil, fmt.Errorf("sqlitestore: record plans: encode event %s: %w", p.Event.ID, err)
 		}
 		docs[i] = string(b)
+		outs := make([]plannedOutcome, len(p.Outcomes))
+		for j, o := range p.Outcomes {
+			outs[j] = plannedOutcome{UserID: o.UserID, Channel: o.Channel, Outcome: o.Outcome, Reason: o.Reason}
+		}
+		if b, err = json.Marshal(outs); err != nil {
+			return nil, fmt.Errorf("sqlitestore: record plans: encode outcomes of %s: %w", p.Event.ID, err)
+		}
+		planned[i] = string(b)
+		if encs[i], err = encodeInbox(p.Inbox); err != nil {
+			return nil, fmt.Errorf("sqlitestore: record plans: %w", err)
+		}
+		nInbox += len(p.Inbox)
 	}
+	added := make([]store.InboxItem, 0, nInbox)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if len(events) > 0 {
-			ins := tx.StmtContext(ctx, s.stmts.insertEvent)
-			for i, e := range events {
-				if _, err := ins.ExecContext(ctx, e.Event.ID, docs[i], e.Targeted, len(e.Event.Audience.Users), nanos(e.PlannedAt)); err != nil {
-					return fmt.Errorf("event %s: %w", e.Event.ID, err)
-				}
+		ins := tx.StmtContext(ctx, s.stmts.insertEvent)
+		for i, p := range plans {
+			if _, err := ins.ExecContext(ctx, p.Event.ID, docs[i], p.Targeted, len(p.Event.Audience.Users), planned[i], nanos(p.PlannedAt)); err != nil {
+				return fmt.Errorf("event %s: %w", p.Event.ID, err)
 			}
 		}
-		return execOutcomes(ctx, tx.StmtContext(ctx, s.stmts.insertPlanned), outcomes)
+		for i, p := range plans {
+			var err error
+			if added, err = s.insertInbox(ctx, tx, p.Inbox, encs[i], added); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("sqlitestore: record plans of %d events: %w", len(events), err)
+		return nil, fmt.Errorf("sqlitestore: record plans of %d events: %w", len(plans), err)
 	}
-	return nil
+	return added, nil
 }
 
 // RecordOutcomes upserts delivery outcomes in one transaction: a later
@@ -99,10 +120,11 @@ func execOutcomes(ctx context.Context, st *sql.Stmt, outcomes []store.DeliveryRe
 	return nil
 }
 
-// EventStatus summarises an event from one read snapshot. Every channel in
-// prefs.Channels is targeted once per recipient of the event; Pending is
-// what is targeted less the final outcomes recorded. Recipients are listed
-// in (user, channel) order.
+// EventStatus summarises an event from one read snapshot: the outcomes
+// decided while planning, overridden by outcomes recorded since for the same
+// (person, channel). Every channel in prefs.Channels is targeted once per
+// recipient; Pending is what is targeted less the final outcomes. Recipients
+// are listed in (user, channel) order.
 func (s *Store) EventStatus(ctx context.Context, eventID string, recipientLimit int) (store.EventStatus, error) {
 	var st store.EventStatus
 	tx, err := s.read.BeginTx(ctx, nil)
@@ -112,12 +134,12 @@ func (s *Store) EventStatus(ctx context.Context, eventID string, recipientLimit 
 	defer tx.Rollback() //nolint:errcheck // read-only; nothing to undo
 
 	var (
-		doc        string
-		recipients int
-		plannedAt  sql.NullInt64
+		doc, planned string
+		recipients   int
+		plannedAt    sql.NullInt64
 	)
 	err = tx.QueryRowContext(ctx, selectEventSQL, eventID).
-		Scan(&doc, &st.Targeted, &recipients, &plannedAt)
+		Scan(&doc, &st.Targeted, &recipients, &planned, &plannedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("sqlitestore: event %s was never planned: %w", eventID, store.ErrNotFound)
 	}
@@ -128,62 +150,59 @@ func (s *Store) EventStatus(ctx context.Context, eventID string, recipientLimit 
 		return st, fmt.Errorf("sqlitestore: status of event %s: decode event: %w", eventID, err)
 	}
 	st.PlannedAt = fromNanos(plannedAt)
+	var outs []plannedOutcome
+	if err := json.Unmarshal([]byte(planned), &outs); err != nil {
+		return st, fmt.Errorf("sqlitestore: status of event %s: decode planned outcomes: %w", eventID, err)
+	}
+	type key struct{ user, channel string }
+	merged := make(map[key]store.DeliveryRecord, len(outs))
+	for _, o := range outs {
+		merged[key{o.UserID, o.Channel}] = store.DeliveryRecord{EventID: eventID, UserID: o.UserID, Channel: o.Channel,
+			Outcome: o.Outcome, Reason: o.Reason, At: st.PlannedAt}
+	}
+	recorded, err := listRecorded(ctx, tx, eventID)
+	if err != nil {
+		return st, fmt.Errorf("sqlitestore: status of event %s: %w", eventID, err)
+	}
+	for _, r := range recorded {
+		merged[key{r.UserID, r.Channel}] = r
+	}
 
 	st.Channels = make(map[string]*store.ChannelCounts, len(prefs.Channels))
 	for _, ch := range prefs.Channels {
 		st.Channels[ch] = &store.ChannelCounts{Targeted: recipients, Outcomes: map[string]int{}}
 	}
-	if err := countOutcomes(ctx, tx, eventID, st.Channels); err != nil {
-		return st, fmt.Errorf("sqlitestore: status of event %s: %w", eventID, err)
-	}
-	if recipientLimit > 0 {
-		if st.Recipients, err = listRecipients(ctx, tx, eventID, recipientLimit); err != nil {
-			return st, fmt.Errorf("sqlitestore: status of event %s: %w", eventID, err)
-		}
-	}
-	return st, nil
-}
-
-// countOutcomes adds the event's outcome counts to channels and derives
-// Pending.
-func countOutcomes(ctx context.Context, tx *sql.Tx, eventID string, channels map[string]*store.ChannelCounts) error {
-	rows, err := tx.QueryContext(ctx, countOutcomesSQL, eventID)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	final := map[string]int{}
-	for rows.Next() {
-		var (
-			ch, outcome string
-			n           int
-		)
-		if err := rows.Scan(&ch, &outcome, &n); err != nil {
-			return err
-		}
-		c := channels[ch]
+	all := make([]store.DeliveryRecord, 0, len(merged))
+	for _, r := range merged {
+		c := st.Channels[r.Channel]
 		if c == nil {
 			// A channel herald does not plan for every recipient: count
 			// what was recorded, target nothing.
 			c = &store.ChannelCounts{Outcomes: map[string]int{}}
-			channels[ch] = c
+			st.Channels[r.Channel] = c
 		}
-		c.Outcomes[outcome] += n
-		if store.Outcome(outcome).Final() {
-			final[ch] += n
+		c.Outcomes[string(r.Outcome)]++
+		if r.Outcome.Final() {
+			final[r.Channel]++
 		}
+		all = append(all, r)
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for ch, c := range channels {
+	for ch, c := range st.Channels {
 		c.Pending = max(0, c.Targeted-final[ch])
 	}
-	return nil
+	if recipientLimit > 0 {
+		slices.SortFunc(all, func(a, b store.DeliveryRecord) int {
+			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Channel, b.Channel))
+		})
+		st.Recipients = all[:min(recipientLimit, len(all))]
+	}
+	return st, nil
 }
 
-func listRecipients(ctx context.Context, tx *sql.Tx, eventID string, limit int) ([]store.DeliveryRecord, error) {
-	rows, err := tx.QueryContext(ctx, listRecipientsSQL, eventID, limit)
+// listRecorded returns the outcomes recorded for an event after planning.
+func listRecorded(ctx context.Context, tx *sql.Tx, eventID string) ([]store.DeliveryRecord, error) {
+	rows, err := tx.QueryContext(ctx, listRecordedSQL, eventID)
 	if err != nil {
 		return nil, err
 	}

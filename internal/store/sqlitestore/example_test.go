@@ -9,6 +9,7 @@ import (
 
 	"github.com/herald/herald/internal/store"
 	"github.com/herald/herald/internal/store/sqlitestore"
+	"github.com/herald/herald/internal/store/storetest"
 )
 
 // Open a store, deliver a notification to an inbox and read it back.
@@ -34,7 +35,7 @@ func ExampleOpen() {
 	fmt.Println("inbox allowed:", p["ada"].SendNotificationToInbox, "time zone:", p["ada"].TimeZone)
 
 	item := store.InboxItem{UserID: "ada", EventID: "ev-1", Message: "Your training is due"}
-	added, err := st.DeliverInbox(ctx, []store.InboxItem{item, item})
+	added, err := storetest.DeliverInbox(ctx, st, []store.InboxItem{item, item})
 	if err != nil {
 		log.Fatal(err)
 	}

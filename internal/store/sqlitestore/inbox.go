@@ -25,26 +25,22 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (user_id, event_id) DO NOTHING
 RETURNING seq`
 
-// DeliverInbox adds items to inboxes in one transaction and returns the ones
-// actually added, with Seq set, ID equal to the event id and CreatedAt set
-// to now where it was zero. An item whose (user, event) is already stored,
-// or repeated within items, is left out.
-func (s *Store) DeliverInbox(ctx context.Context, items []store.InboxItem) ([]store.InboxItem, error) {
-	if len(items) == 0 {
-		return nil, nil
-	}
-	now := time.Now().UTC()
-	type encoded struct{ actions, data any }
-	enc := make([]encoded, len(items))
+// encodedInbox holds an item's JSON columns, encoded before the
+// transaction starts.
+type encodedInbox struct{ actions, data any }
+
+// encodeInbox checks items and encodes their JSON columns.
+func encodeInbox(items []store.InboxItem) ([]encodedInbox, error) {
+	enc := make([]encodedInbox, len(items))
 	for i := range items {
 		it := &items[i]
 		if it.UserID == "" || (it.EventID == "" && it.ID == "") {
-			return nil, fmt.Errorf("sqlitestore: deliver inbox: item %d needs a user id and an event id", i)
+			return nil, fmt.Errorf("inbox item %d needs a user id and an event id", i)
 		}
 		if len(it.Actions) > 0 {
 			b, err := json.Marshal(it.Actions)
 			if err != nil {
-				return nil, fmt.Errorf("sqlitestore: deliver inbox: actions of event %s: %w", it.EventID, err)
+				return nil, fmt.Errorf("actions of event %s: %w", it.EventID, err)
 			}
 			enc[i].actions = string(b)
 		}
@@ -52,31 +48,36 @@ func (s *Store) DeliverInbox(ctx context.Context, items []store.InboxItem) ([]st
 			enc[i].data = string(it.Data)
 		}
 	}
-	added := make([]store.InboxItem, 0, len(items))
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		ins := tx.StmtContext(ctx, s.stmts.insertInbox)
-		for i, it := range items {
-			if it.EventID == "" {
-				it.EventID = it.ID
-			}
-			it.ID = it.EventID
-			if it.CreatedAt.IsZero() {
-				it.CreatedAt = now
-			}
-			err := ins.QueryRowContext(ctx, it.UserID, it.EventID, it.Title, it.Message, it.Category, string(it.Urgency),
-				enc[i].actions, enc[i].data, it.Locale, nanosPtr(it.ExpiresAt), nanos(it.CreatedAt)).Scan(&it.Seq)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("item (%s, %s): %w", it.UserID, it.EventID, err)
-			}
-			added = append(added, it)
+	return enc, nil
+}
+
+// insertInbox adds items within tx and appends the ones actually added, with
+// Seq set, ID equal to the event id and CreatedAt set to now where it was
+// zero, to added. An item whose (user, event) is already stored, or repeated
+// within items, is left out.
+func (s *Store) insertInbox(ctx context.Context, tx *sql.Tx, items []store.InboxItem, enc []encodedInbox, added []store.InboxItem) ([]store.InboxItem, error) {
+	if len(items) == 0 {
+		return added, nil
+	}
+	now := time.Now().UTC()
+	ins := tx.StmtContext(ctx, s.stmts.insertInbox)
+	for i, it := range items {
+		if it.EventID == "" {
+			it.EventID = it.ID
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: deliver %d inbox items: %w", len(items), err)
+		it.ID = it.EventID
+		if it.CreatedAt.IsZero() {
+			it.CreatedAt = now
+		}
+		err := ins.QueryRowContext(ctx, it.UserID, it.EventID, it.Title, it.Message, it.Category, string(it.Urgency),
+			enc[i].actions, enc[i].data, it.Locale, nanosPtr(it.ExpiresAt), nanos(it.CreatedAt)).Scan(&it.Seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return added, fmt.Errorf("inbox item (%s, %s): %w", it.UserID, it.EventID, err)
+		}
+		added = append(added, it)
 	}
 	return added, nil
 }

@@ -236,7 +236,6 @@ type writeStmts struct {
 	insertDefaultPrefs *sql.Stmt
 	upsertPrefs        *sql.Stmt
 	insertEvent        *sql.Stmt
-	insertPlanned      *sql.Stmt
 	upsertOutcome      *sql.Stmt
 	insertInbox        *sql.Stmt
 }
@@ -249,7 +248,6 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&w.insertDefaultPrefs, insertDefaultPrefsSQL},
 		{&w.upsertPrefs, upsertPrefsSQL},
 		{&w.insertEvent, insertEventSQL},
-		{&w.insertPlanned, insertPlannedSQL},
 		{&w.upsertOutcome, upsertOutcomeSQL},
 		{&w.insertInbox, insertInboxSQL},
 	} {
@@ -264,7 +262,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 func (w *writeStmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{w.insertDefaultPrefs, w.upsertPrefs, w.insertEvent, w.insertPlanned, w.upsertOutcome, w.insertInbox} {
+	for _, st := range []*sql.Stmt{w.insertDefaultPrefs, w.upsertPrefs, w.insertEvent, w.upsertOutcome, w.insertInbox} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

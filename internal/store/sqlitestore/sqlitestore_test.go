@@ -52,7 +52,7 @@ func TestReopenKeepsDataAndAppliesMigrationsOnce(t *testing.T) {
 			if err := s.SavePreferences(t.Context(), saved); err != nil {
 				t.Fatalf("SavePreferences: %v", err)
 			}
-			if _, err := s.DeliverInbox(t.Context(), []store.InboxItem{{UserID: "ada", EventID: "e1", Message: "hi"}}); err != nil {
+			if _, err := storetest.DeliverInbox(t.Context(), s, []store.InboxItem{{UserID: "ada", EventID: "e1", Message: "hi"}}); err != nil {
 				t.Fatalf("DeliverInbox: %v", err)
 			}
 		}
@@ -161,7 +161,7 @@ func TestConcurrentWritersQueue(t *testing.T) {
 				for i := range items {
 					items[i] = store.InboxItem{UserID: fmt.Sprintf("u%d", i), EventID: fmt.Sprintf("w%d-b%d", w, b), Message: "m"}
 				}
-				if _, err := s.DeliverInbox(t.Context(), items); err != nil {
+				if _, err := storetest.DeliverInbox(t.Context(), s, items); err != nil {
 					t.Errorf("writer %d batch %d: %v", w, b, err)
 					return
 				}
@@ -264,7 +264,7 @@ func BenchmarkDeliverInbox(b *testing.B) {
 					items[i].UserID = benchUser(rng.IntN(200_000))
 					items[i].EventID = benchEventID(rng)
 				}
-				added, err := s.DeliverInbox(b.Context(), items)
+				added, err := storetest.DeliverInbox(b.Context(), s, items)
 				if err != nil {
 					b.Fatal(err)
 				}

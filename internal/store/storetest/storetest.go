@@ -11,6 +11,7 @@ package storetest
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -302,8 +303,8 @@ func newEvent(id string, users ...string) event.Event {
 // plan records ev as planned for every channel of every recipient.
 func plan(t *testing.T, s store.Store, ev event.Event, planned ...store.DeliveryRecord) {
 	t.Helper()
-	rec := store.EventRecord{Event: ev, Targeted: len(ev.Audience.Users) * len(prefs.Channels), PlannedAt: t0}
-	if err := s.RecordPlans(t.Context(), []store.EventRecord{rec}, planned); err != nil {
+	p := store.Plan{Event: ev, Targeted: len(ev.Audience.Users) * len(prefs.Channels), PlannedAt: t0, Outcomes: planned}
+	if _, err := s.RecordPlans(t.Context(), []store.Plan{p}); err != nil {
 		t.Fatalf("RecordPlans(%s): %v", ev.ID, err)
 	}
 }
@@ -400,15 +401,11 @@ var recordPlansSpecs = []spec{
 	}},
 	{"EmptyBatchesAreNoOps", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
-		if err := s.RecordPlans(ctx, nil, nil); err != nil {
-			t.Errorf("RecordPlans(nil, nil): %v", err)
+		if added, err := s.RecordPlans(ctx, nil); err != nil || len(added) != 0 {
+			t.Errorf("RecordPlans(nil) = %v, %v; want nothing, nil", added, err)
 		}
 		if err := s.RecordOutcomes(ctx, nil); err != nil {
 			t.Errorf("RecordOutcomes(nil): %v", err)
-		}
-		added, err := s.DeliverInbox(ctx, nil)
-		if err != nil || len(added) != 0 {
-			t.Errorf("DeliverInbox(nil) = %v, %v; want nothing, nil", added, err)
 		}
 	}},
 }
@@ -631,7 +628,7 @@ func fullInboxItem(userID, eventID string) store.InboxItem {
 
 func mustDeliver(t *testing.T, s store.Store, items ...store.InboxItem) []store.InboxItem {
 	t.Helper()
-	added, err := s.DeliverInbox(t.Context(), items)
+	added, err := DeliverInbox(t.Context(), s, items)
 	if err != nil {
 		t.Fatalf("DeliverInbox(%d items): %v", len(items), err)
 	}
@@ -944,4 +941,29 @@ var apiKeySpecs = []spec{
 		}
 		checkKey(t, got, first)
 	}},
+}
+
+// DeliverInbox adds inbox items the way the handler does: through
+// RecordPlans, one plan per event, each item recorded as delivered.
+func DeliverInbox(ctx context.Context, s store.Store, items []store.InboxItem) ([]store.InboxItem, error) {
+	var plans []store.Plan
+	index := map[string]int{}
+	for _, it := range items {
+		id := it.EventID
+		if id == "" {
+			id = it.ID
+		}
+		i, ok := index[id]
+		if !ok {
+			i = len(plans)
+			index[id] = i
+			plans = append(plans, store.Plan{Event: event.Event{ID: id, Source: "urn:storetest", SourceID: id, Type: "storetest"}, PlannedAt: it.CreatedAt})
+		}
+		p := &plans[i]
+		p.Event.Audience.Users = append(p.Event.Audience.Users, it.UserID)
+		p.Targeted += len(prefs.Channels)
+		p.Outcomes = append(p.Outcomes, store.DeliveryRecord{EventID: id, UserID: it.UserID, Channel: prefs.Inbox, Outcome: store.Delivered})
+		p.Inbox = append(p.Inbox, it)
+	}
+	return s.RecordPlans(ctx, plans)
 }

@@ -29,6 +29,10 @@ CREATE TABLE events (
     targeted   INTEGER NOT NULL,
     -- Recipients of the event: every channel is planned for each of them.
     recipients INTEGER NOT NULL,
+    -- Outcomes decided while planning, as a JSON array of
+    -- {"u": user, "c": channel, "o": outcome, "r": reason}; rows in
+    -- deliveries recorded later override them.
+    planned    TEXT    NOT NULL DEFAULT '[]',
     planned_at INTEGER
 ) WITHOUT ROWID, STRICT;
 
