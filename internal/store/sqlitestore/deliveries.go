@@ -43,7 +43,9 @@ type plannedOutcome struct {
 
 // RecordPlans stores plans (each event with its planning outcomes as one
 // row) and adds their inbox items, all in one transaction. Repeating it is
-// harmless: an event keeps its first plan and inbox items are added once.
+// harmless: an event keeps its first plan, and the inbox items of a plan
+// whose event is already stored are not added again (the event row is the
+// idempotency guard, so the inbox needs no unique index).
 func (s *Store) RecordPlans(ctx context.Context, plans []store.Plan) ([]store.InboxItem, error) {
 	if len(plans) == 0 {
 		return nil, nil
@@ -78,12 +80,13 @@ func (s *Store) RecordPlans(ctx context.Context, plans []store.Plan) ([]store.In
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		ins := tx.StmtContext(ctx, s.stmts.insertEvent)
 		for i, p := range plans {
-			if _, err := ins.ExecContext(ctx, p.Event.ID, docs[i], p.Targeted, len(p.Event.Audience.Users), planned[i], nanos(p.PlannedAt)); err != nil {
+			res, err := ins.ExecContext(ctx, p.Event.ID, docs[i], p.Targeted, len(p.Event.Audience.Users), planned[i], nanos(p.PlannedAt))
+			if err != nil {
 				return fmt.Errorf("event %s: %w", p.Event.ID, err)
 			}
-		}
-		for i, p := range plans {
-			var err error
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				continue // planned before: its inbox items are already stored
+			}
 			if added, err = s.insertInbox(ctx, tx, p.Inbox, encs[i], added); err != nil {
 				return err
 			}

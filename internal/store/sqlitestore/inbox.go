@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -18,11 +17,12 @@ const DefaultInboxLimit = 50
 
 const inboxColumns = `seq, user_id, event_id, title, message, category, urgency, actions, data, locale, expires_at, created_at, read_at`
 
-// insertInboxSQL adds an item unless the person already has the event; only
-// an added row returns its seq.
+// insertInboxSQL adds an item. There is no unique (user, event) index to
+// keep inserts cheap: RecordPlans adds an event's items only in the
+// transaction that stores the event's row, which is what makes them
+// idempotent.
 const insertInboxSQL = `INSERT INTO inbox (user_id, event_id, title, message, category, urgency, actions, data, locale, expires_at, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (user_id, event_id) DO NOTHING
 RETURNING seq`
 
 // encodedInbox holds an item's JSON columns, encoded before the
@@ -51,17 +51,21 @@ func encodeInbox(items []store.InboxItem) ([]encodedInbox, error) {
 	return enc, nil
 }
 
-// insertInbox adds items within tx and appends the ones actually added, with
-// Seq set, ID equal to the event id and CreatedAt set to now where it was
-// zero, to added. An item whose (user, event) is already stored, or repeated
-// within items, is left out.
+// insertInbox adds items within tx and appends them to added, with Seq set,
+// ID equal to the event id and CreatedAt set to now where it was zero. A user
+// repeated within items gets the item once.
 func (s *Store) insertInbox(ctx context.Context, tx *sql.Tx, items []store.InboxItem, enc []encodedInbox, added []store.InboxItem) ([]store.InboxItem, error) {
 	if len(items) == 0 {
 		return added, nil
 	}
 	now := time.Now().UTC()
 	ins := tx.StmtContext(ctx, s.stmts.insertInbox)
+	seen := make(map[string]bool, len(items))
 	for i, it := range items {
+		if seen[it.UserID] {
+			continue
+		}
+		seen[it.UserID] = true
 		if it.EventID == "" {
 			it.EventID = it.ID
 		}
@@ -71,9 +75,6 @@ func (s *Store) insertInbox(ctx context.Context, tx *sql.Tx, items []store.Inbox
 		}
 		err := ins.QueryRowContext(ctx, it.UserID, it.EventID, it.Title, it.Message, it.Category, string(it.Urgency),
 			enc[i].actions, enc[i].data, it.Locale, nanosPtr(it.ExpiresAt), nanos(it.CreatedAt)).Scan(&it.Seq)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
 		if err != nil {
 			return added, fmt.Errorf("inbox item (%s, %s): %w", it.UserID, it.EventID, err)
 		}

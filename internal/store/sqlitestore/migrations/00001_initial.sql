@@ -64,8 +64,7 @@ CREATE TABLE inbox (
     locale     TEXT    NOT NULL DEFAULT '',
     expires_at INTEGER,
     created_at INTEGER NOT NULL,
-    read_at    INTEGER,
-    UNIQUE (user_id, event_id)
+    read_at    INTEGER
 ) STRICT;
 
 -- A person's inbox, newest first. read_at makes it cover UnreadCount and
@@ -73,7 +72,7 @@ CREATE TABLE inbox (
 -- serves both on purpose: every index keyed by user dirties one more random
 -- page per added item, and a separate partial index for unread items made
 -- DeliverInbox about 1.5-2.5x slower (BenchmarkDeliverInbox).
-CREATE INDEX inbox_user_seq ON inbox (user_id, seq DESC, read_at);
+CREATE INDEX inbox_user_seq ON inbox (user_id, seq DESC, read_at, event_id);
 
 CREATE TABLE api_keys (
     id         TEXT    NOT NULL PRIMARY KEY,
