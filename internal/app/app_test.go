@@ -15,6 +15,7 @@ import (
 	"github.com/herald/herald/internal/auth"
 	"github.com/herald/herald/internal/client"
 	"github.com/herald/herald/internal/event"
+	"github.com/herald/herald/internal/hub"
 	"github.com/herald/herald/internal/ingest"
 	"github.com/herald/herald/internal/store"
 )
@@ -554,5 +555,25 @@ func TestMetricsExposed(t *testing.T) {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+func TestPoisonEventIsDeadLetteredAndThePartitionMovesOn(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "")
+	ctx := context.Background()
+	// Bytes no ingest would ever produce, on the same partition key as
+	// the good event that follows.
+	if err := b.app.Hub.Publish(ctx, "events", hub.Message{Key: "mia", Data: []byte("{not json")}); err != nil {
+		t.Fatal(err)
+	}
+	a := b.post(t, event.MediaCloudEvent, cloudEvent("after-poison", []string{"mia"}, "still delivered", nil))
+	b.waitCompleted(t, a.ids[0])
+	dls, err := b.app.Hub.DeadLetters(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dls) != 1 || string(dls[0].Message.Data) != "{not json" || !strings.Contains(dls[0].Reason, "undecodable event") {
+		t.Fatalf("dead letters = %+v, want the poison event with its reason", dls)
 	}
 }

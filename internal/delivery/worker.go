@@ -28,6 +28,9 @@ type Config struct {
 	MaxAttempts int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Backoff is the delay before retrying after a failed attempt; nil
+	// means the package's Backoff.
+	Backoff func(attempt int) time.Duration
 }
 
 // Worker delivers batches.
@@ -48,6 +51,9 @@ func NewWorker(h hub.Hub, st store.Store, reg *channel.Registry, cfg Config, log
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = Backoff
+	}
 	return &Worker{hub: h, store: st, channels: reg, cfg: cfg, log: log.With("component", "delivery"), metrics: m}
 }
 
@@ -67,7 +73,7 @@ func (w *Worker) handle(ctx context.Context, batch []hub.Delivery) {
 				w.deadLetter(ctx, d, fmt.Sprintf("failed %d times; last error: %v", d.Attempt(), err))
 				continue
 			}
-			_ = d.Retry(Backoff(d.Attempt()))
+			_ = d.Retry(w.cfg.Backoff(d.Attempt()))
 		}
 	}
 }
@@ -135,7 +141,7 @@ func (w *Worker) deliver(ctx context.Context, d hub.Delivery) error {
 	}
 	if len(retry.Items) > 0 {
 		if wait == 0 {
-			wait = Backoff(b.Attempt)
+			wait = w.cfg.Backoff(b.Attempt)
 		}
 		retry.NotBefore = done.Add(wait)
 		retry.LastError = lastErr.Error()

@@ -1,0 +1,227 @@
+package delivery_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/herald/herald/internal/channel"
+	"github.com/herald/herald/internal/delivery"
+	"github.com/herald/herald/internal/event"
+	"github.com/herald/herald/internal/hub"
+	"github.com/herald/herald/internal/hub/natshub"
+	"github.com/herald/herald/internal/prefs"
+	"github.com/herald/herald/internal/store"
+	"github.com/herald/herald/internal/store/sqlitestore"
+)
+
+// provider is a channel standing in for a push provider: what it answers
+// depends on the recipient's name, and it counts what it delivered.
+type provider struct {
+	mu        sync.Mutex
+	calls     map[string]int // "event/user" -> attempts seen
+	delivered map[string]int // "event/user" -> successful deliveries
+	failRate  float64
+	rng       *rand.Rand
+}
+
+func newProvider(failRate float64) *provider {
+	return &provider{calls: map[string]int{}, delivered: map[string]int{}, failRate: failRate, rng: rand.New(rand.NewPCG(7, 9))}
+}
+
+func (p *provider) Name() string { return prefs.Mobile }
+
+func (p *provider) Deliver(_ context.Context, jobs []channel.Job) []channel.Result {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]channel.Result, len(jobs))
+	for i, j := range jobs {
+		k := j.Event.ID + "/" + j.UserID
+		p.calls[k]++
+		switch {
+		case strings.HasPrefix(j.UserID, "gone"):
+			out[i].Err = channel.Permanent(errors.New("Unregistered"))
+		case strings.HasPrefix(j.UserID, "busy") && p.calls[k] == 1:
+			out[i].Err = channel.RetryAfter(200*time.Millisecond, errors.New("429 TooManyRequests"))
+		case strings.HasPrefix(j.UserID, "down"):
+			out[i].Err = errors.New("503 ServiceUnavailable")
+		case p.failRate > 0 && p.rng.Float64() < p.failRate:
+			out[i].Err = errors.New("500 InternalServerError")
+		default:
+			p.delivered[k]++
+		}
+	}
+	return out
+}
+
+type bundle struct {
+	hub    hub.Hub
+	store  store.Store
+	worker *delivery.Worker
+	prov   *provider
+}
+
+func setup(t *testing.T, failRate float64) *bundle {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	h, err := natshub.Embedded(ctx, filepath.Join(dir, "hub"), natshub.Options{Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "herald.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProvider(failRate)
+	reg, err := channel.NewRegistry(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := delivery.NewWorker(h, st, reg, delivery.Config{
+		MaxAttempts: 4,
+		Backoff:     func(int) time.Duration { return 20 * time.Millisecond },
+	}, slog.New(slog.DiscardHandler), nil)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(runCtx, hub.ConsumeOptions{BatchSize: 50, AckWait: 5 * time.Second}) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+		h.Close()
+		st.Close()
+	})
+	return &bundle{hub: h, store: st, worker: w, prov: p}
+}
+
+// send plans ev for users (as the handler does) and publishes one mobile
+// delivery batch for them.
+func (b *bundle) send(t *testing.T, ev event.Event, users []string) {
+	t.Helper()
+	ev.Audience.Users = users
+	if _, err := b.store.RecordPlans(context.Background(), []store.Plan{{Event: ev, Targeted: len(users) * len(prefs.Channels), PlannedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	body := ev
+	body.Audience = event.Audience{}
+	msgs, err := delivery.Encode(delivery.Batch{Channel: prefs.Mobile, Attempt: 1, Items: []delivery.Item{{Event: body, Users: users}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.hub.Publish(context.Background(), hub.TopicDeliveries, msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFinal polls the event's status until no mobile delivery is pending.
+func (b *bundle) waitFinal(t *testing.T, id string, recipients int) store.EventStatus {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := b.store.EventStatus(context.Background(), id, recipients*len(prefs.Channels))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Channels[prefs.Mobile].Pending == 0 {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mobile deliveries still pending: %+v", st.Channels[prefs.Mobile])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func newEvent(id string) event.Event {
+	return event.Event{ID: event.IDFor("urn:test", id), Source: "urn:test", SourceID: id, Type: "t", ReceivedAt: time.Now(),
+		Notification: event.Notification{Message: "hello", Urgency: event.UrgencyNormal}}
+}
+
+func TestOutcomesRetriesAndDeadLetters(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	ev := newEvent("mixed")
+	b.send(t, ev, []string{"ok-1", "gone-1", "busy-1", "down-1"})
+	st := b.waitFinal(t, ev.ID, 4)
+
+	got := map[string]store.DeliveryRecord{}
+	for _, r := range st.Recipients {
+		if r.Channel == prefs.Mobile {
+			got[r.UserID] = r
+		}
+	}
+	want := map[string]store.Outcome{"ok-1": store.Delivered, "gone-1": store.Failed, "busy-1": store.Delivered, "down-1": store.DeadLettered}
+	for u, o := range want {
+		if got[u].Outcome != o {
+			t.Errorf("%s: outcome %q (%s), want %q", u, got[u].Outcome, got[u].Reason, o)
+		}
+	}
+	if got["busy-1"].Attempts != 2 {
+		t.Errorf("busy-1 delivered on attempt %d, want 2 (after its Retry-After)", got["busy-1"].Attempts)
+	}
+	if r := got["down-1"].Reason; !strings.Contains(r, "503 ServiceUnavailable") || !strings.Contains(r, "4 attempts") {
+		t.Errorf("dead-letter reason %q should name the attempts and the last error", r)
+	}
+	if b.prov.calls[ev.ID+"/down-1"] != 4 {
+		t.Errorf("down-1 was tried %d times, want 4 (MaxAttempts)", b.prov.calls[ev.ID+"/down-1"])
+	}
+	if b.prov.calls[ev.ID+"/gone-1"] != 1 {
+		t.Errorf("a permanent failure was tried %d times, want 1", b.prov.calls[ev.ID+"/gone-1"])
+	}
+	dls, err := b.hub.DeadLetters(context.Background(), 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dls) != 1 || dls[0].Topic != hub.TopicDeliveries || !strings.Contains(string(dls[0].Message.Data), "down-1") {
+		t.Fatalf("dead letters = %+v, want the batch holding down-1", dls)
+	}
+}
+
+// TestFlakyProviderDeliversEachOnce: a provider failing 20% of calls still
+// gets every notification delivered exactly once.
+func TestFlakyProviderDeliversEachOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0.2)
+	const events, users = 20, 50
+	for e := range events {
+		ev := newEvent(fmt.Sprintf("flaky-%d", e))
+		var us []string
+		for u := range users {
+			us = append(us, fmt.Sprintf("u%d", u))
+		}
+		b.send(t, ev, us)
+	}
+	for e := range events {
+		st := b.waitFinal(t, newEvent(fmt.Sprintf("flaky-%d", e)).ID, users)
+		if n := st.Channels[prefs.Mobile].Outcomes[string(store.Delivered)]; n != users {
+			t.Errorf("event %d: %d delivered, want %d (%v)", e, n, users, st.Channels[prefs.Mobile].Outcomes)
+		}
+	}
+	b.prov.mu.Lock()
+	defer b.prov.mu.Unlock()
+	if len(b.prov.delivered) != events*users {
+		t.Fatalf("%d distinct notifications delivered, want %d", len(b.prov.delivered), events*users)
+	}
+	retried := 0
+	for k, n := range b.prov.delivered {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", k, n)
+		}
+		if b.prov.calls[k] > 1 {
+			retried++
+		}
+	}
+	if retried == 0 {
+		t.Fatal("no delivery needed a retry: the provider did not fail")
+	}
+	t.Logf("%d of %d notifications needed retries", retried, events*users)
+}
