@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -156,7 +157,17 @@ func waitForEvent(cmd *cobra.Command, c *client.Client, id string, wait time.Dur
 			}
 			sort.Strings(names)
 			for _, ch := range names {
-				fmt.Fprintf(cmd.OutOrStdout(), "  %-13s %v\n", ch, st.Channels[ch].Outcomes)
+				outcomes := st.Channels[ch].Outcomes
+				kinds := make([]string, 0, len(outcomes))
+				for o := range outcomes {
+					kinds = append(kinds, o)
+				}
+				sort.Strings(kinds)
+				parts := make([]string, len(kinds))
+				for i, o := range kinds {
+					parts[i] = fmt.Sprintf("%s %d", o, outcomes[o])
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "  %-13s %s\n", ch, strings.Join(parts, ", "))
 			}
 			return nil
 		}

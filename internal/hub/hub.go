@@ -40,7 +40,9 @@ type Delivery interface {
 	// Attempt is 1 the first time a message is delivered and grows with
 	// every redelivery, whatever caused it (Retry, a crash, a timeout).
 	Attempt() int
-	// Ack settles the message: its effect is durable and it must not come back.
+	// Ack settles the message: its effect is durable. Acks are sent without
+	// waiting for confirmation, so a message may still come back (after a
+	// crash, say); consumers make redelivery harmless with idempotent effects.
 	Ack() error
 	// Retry asks for the message again after delay.
 	Retry(delay time.Duration) error
@@ -67,7 +69,7 @@ type ConsumeOptions struct {
 	MaxAttempts int
 }
 
-// withDefaults fills the zero fields.
+// WithDefaults returns o with its zero fields set to the defaults.
 func (o ConsumeOptions) WithDefaults() ConsumeOptions {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 500
