@@ -66,6 +66,11 @@ func (e *RetryAfterError) Unwrap() error { return e.Err }
 // RetryAfter wraps err with the delay a provider asked for.
 func RetryAfter(d time.Duration, err error) error { return &RetryAfterError{Err: err, After: d} }
 
+// ErrNoAddress is returned (wrapped) for a person with no usable address
+// on the channel: no registered device, no stored conversation. It is
+// recorded as the outcome "unreachable", not as a failure.
+var ErrNoAddress = errors.New("no usable address on this channel")
+
 // IsPermanent reports whether err is a permanent failure.
 func IsPermanent(err error) bool {
 	var p *PermanentError

@@ -127,6 +127,8 @@ func (w *Worker) deliver(ctx context.Context, d hub.Delivery) error {
 			if w.metrics != nil {
 				w.metrics.EndToEnd.WithLabelValues(b.Channel).Observe(done.Sub(j.Event.ReceivedAt).Seconds())
 			}
+		case errors.Is(err, channel.ErrNoAddress):
+			rec.Outcome, rec.Reason = store.Unreachable, err.Error()
 		case channel.IsPermanent(err):
 			rec.Outcome, rec.Reason = store.Failed, err.Error()
 		default:

@@ -29,6 +29,9 @@ const (
 	Expired           Outcome = "expired"
 	// Failed is a permanent failure: retrying cannot help.
 	Failed Outcome = "failed"
+	// Unreachable means the person has no usable address on the channel
+	// (no registered device, no stored conversation).
+	Unreachable Outcome = "unreachable"
 	// Retrying is a failure that will be tried again; it is not final.
 	Retrying     Outcome = "retrying"
 	DeadLettered Outcome = "dead_lettered"
