@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -37,11 +38,42 @@ type Event struct {
 	Notification Notification `json:"notification"`
 }
 
-// Audience names who should receive a notification. Users is the only
-// audience the spine delivers to; the other fields are reserved for
-// broadcasts and rejected until they are supported.
+// Audience names who should receive a notification: the union of Users,
+// the members of Topics and, with All, every known person, less Exclude.
 type Audience struct {
-	Users []string `json:"users,omitempty"`
+	Users   []string  `json:"users,omitempty"`
+	Topics  []string  `json:"topics,omitempty"`
+	All     bool      `json:"all,omitempty"`
+	Exclude Exclusion `json:"exclude,omitzero"`
+}
+
+// Exclusion lists people left out of an audience.
+type Exclusion struct {
+	Users  []string `json:"users,omitempty"`
+	Topics []string `json:"topics,omitempty"`
+}
+
+// Empty reports whether the audience names nobody.
+func (a Audience) Empty() bool { return len(a.Users) == 0 && len(a.Topics) == 0 && !a.All }
+
+// Broadcast reports whether the audience must be resolved from the store
+// (topics, everyone, or excluded topics) rather than read from the event.
+func (a Audience) Broadcast() bool { return a.All || len(a.Topics) > 0 || len(a.Exclude.Topics) > 0 }
+
+// Recipients returns the listed users less the excluded ones, for an
+// audience that is not a broadcast. Excluded topics need the store, so the
+// handler applies them.
+func (a Audience) Recipients() []string {
+	if len(a.Exclude.Users) == 0 {
+		return a.Users
+	}
+	out := make([]string, 0, len(a.Users))
+	for _, u := range a.Users {
+		if !slices.Contains(a.Exclude.Users, u) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // Notification is what a person sees, whatever the channel.

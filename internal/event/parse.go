@@ -21,6 +21,7 @@ import (
 // documented in docs/api.md.
 const (
 	MaxRecipients   = 1000
+	MaxTopics       = 100
 	MaxUserIDLen    = 256
 	MaxIDLen        = 256
 	MaxTitleLen     = 256
@@ -258,46 +259,40 @@ func checkAudience(p *problems, raw json.RawMessage, ev *Event) {
 	before := len(p.list)
 	if len(raw) > 0 && !isNull(raw) {
 		var a struct {
-			Users json.RawMessage `json:"users"`
+			Users   json.RawMessage `json:"users"`
+			Topics  json.RawMessage `json:"topics"`
+			All     json.RawMessage `json:"all"`
+			Exclude json.RawMessage `json:"exclude"`
 		}
 		if err := strictUnmarshal(raw, &a); err != nil {
-			p.add("data.audience", "must be an object such as {\"users\":[\"u1\"]}: %s", jsonProblem(err))
+			p.add("data.audience", "must be an object such as {\"users\":[\"u1\"]}, {\"topics\":[\"hr\"]} or {\"all\":true}: %s", jsonProblem(err))
 			return
 		}
-		if len(a.Users) > 0 && !isNull(a.Users) {
-			var users []json.RawMessage
-			if json.Unmarshal(a.Users, &users) != nil {
-				p.add("data.audience.users", "must be an array of user ids, got %s", jsonKind(a.Users))
-				return
+		ev.Audience.Users = userList(p, "data.audience.users", a.Users)
+		ev.Audience.Topics = topicList(p, "data.audience.topics", a.Topics)
+		if len(a.All) > 0 && !isNull(a.All) {
+			if json.Unmarshal(a.All, &ev.Audience.All) != nil {
+				p.add("data.audience.all", "must be true or false, got %s", jsonKind(a.All))
 			}
-			if len(users) > MaxRecipients {
-				p.add("data.audience.users", "has %d users; at most %d are allowed in one event", len(users), MaxRecipients)
-				return
+		}
+		if len(a.Exclude) > 0 && !isNull(a.Exclude) {
+			var x struct {
+				Users  json.RawMessage `json:"users"`
+				Topics json.RawMessage `json:"topics"`
 			}
-			seen := make(map[string]bool, len(users))
-			for i, u := range users {
-				field := fmt.Sprintf("data.audience.users[%d]", i)
-				var s string
-				if isNull(u) || json.Unmarshal(u, &s) != nil {
-					p.add(field, "must be a string, got %s", jsonKind(u))
-					continue
-				}
-				if msg := CheckUserID(s); msg != "" {
-					p.add(field, "%s", msg)
-					continue
-				}
-				if !seen[s] {
-					seen[s] = true
-					ev.Audience.Users = append(ev.Audience.Users, s)
-				}
+			if err := strictUnmarshal(a.Exclude, &x); err != nil {
+				p.add("data.audience.exclude", "must be an object such as {\"users\":[\"u9\"],\"topics\":[\"contractors\"]}: %s", jsonProblem(err))
+			} else {
+				ev.Audience.Exclude.Users = userList(p, "data.audience.exclude.users", x.Users)
+				ev.Audience.Exclude.Topics = topicList(p, "data.audience.exclude.topics", x.Topics)
 			}
 		}
 	}
 	// Only problems found in the audience itself make "no recipients" moot;
 	// a bad attribute elsewhere must not hide a missing audience.
-	if len(ev.Audience.Users) == 0 && len(p.list) == before {
+	if ev.Audience.Empty() && len(p.list) == before {
 		if ev.Subject == "" {
-			p.add("data.audience", "no recipients: give data.audience.users or the CloudEvent subject")
+			p.add("data.audience", "no recipients: give data.audience users, topics or all, or the CloudEvent subject")
 			return
 		}
 		if msg := CheckUserID(ev.Subject); msg != "" {
@@ -306,6 +301,86 @@ func checkAudience(p *problems, raw json.RawMessage, ev *Event) {
 		}
 		ev.Audience.Users = []string{ev.Subject}
 	}
+}
+
+// userList reads an optional array of user ids, dropping duplicates.
+func userList(p *problems, field string, raw json.RawMessage) []string {
+	if len(raw) == 0 || isNull(raw) {
+		return nil
+	}
+	var users []json.RawMessage
+	if json.Unmarshal(raw, &users) != nil {
+		p.add(field, "must be an array of user ids, got %s", jsonKind(raw))
+		return nil
+	}
+	if len(users) > MaxRecipients {
+		p.add(field, "has %d users; at most %d are allowed in one event (use topics for larger audiences)", len(users), MaxRecipients)
+		return nil
+	}
+	var out []string
+	seen := make(map[string]bool, len(users))
+	for i, u := range users {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		var s string
+		if isNull(u) || json.Unmarshal(u, &s) != nil {
+			p.add(f, "must be a string, got %s", jsonKind(u))
+			continue
+		}
+		if msg := CheckUserID(s); msg != "" {
+			p.add(f, "%s", msg)
+			continue
+		}
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// topicList reads an optional array of topic names, dropping duplicates.
+func topicList(p *problems, field string, raw json.RawMessage) []string {
+	if len(raw) == 0 || isNull(raw) {
+		return nil
+	}
+	var topics []json.RawMessage
+	if json.Unmarshal(raw, &topics) != nil {
+		p.add(field, "must be an array of topic names, got %s", jsonKind(raw))
+		return nil
+	}
+	if len(topics) > MaxTopics {
+		p.add(field, "has %d topics; at most %d are allowed", len(topics), MaxTopics)
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for i, t := range topics {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		var s string
+		if isNull(t) || json.Unmarshal(t, &s) != nil {
+			p.add(f, "must be a string, got %s", jsonKind(t))
+			continue
+		}
+		if msg := CheckTopic(s); msg != "" {
+			p.add(f, "%s", msg)
+			continue
+		}
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// CheckTopic returns what is wrong with a topic name, or "" if it is valid:
+// 1-64 lower-case letters, digits, '.', '_' or '-', starting with a letter
+// or digit.
+func CheckTopic(name string) string {
+	if len(name) > maxCategoryLen || !categoryPattern.MatchString(name) {
+		return fmt.Sprintf("a topic name is 1-%d lower-case letters, digits, '.', '_' or '-', got %q", maxCategoryLen, name)
+	}
+	return ""
 }
 
 // CheckUserID returns what is wrong with a user id, or "" if it is valid:

@@ -163,7 +163,7 @@ var structuredInvalid = []invalidCase{
 	{name: "extension array value", change: func(ev fields) { ev["tags"] = []any{"a"} }, fields: []string{"tags"}, problem: "got array"},
 
 	// Audience.
-	{name: "no audience and no subject", change: func(ev fields) { delete(data(ev), "audience") }, fields: []string{"data.audience"}, problem: "no recipients: give data.audience.users or the CloudEvent subject"},
+	{name: "no audience and no subject", change: func(ev fields) { delete(data(ev), "audience") }, fields: []string{"data.audience"}, problem: "no recipients: give data.audience users, topics or all, or the CloudEvent subject"},
 	{name: "audience null and no subject", change: func(ev fields) { data(ev)["audience"] = nil }, fields: []string{"data.audience"}, problem: "no recipients"},
 	{name: "no users and no subject", change: func(ev fields) { audience(ev)["users"] = []any{} }, fields: []string{"data.audience"}, problem: "no recipients"},
 	{name: "users null and no subject", change: func(ev fields) { audience(ev)["users"] = nil }, fields: []string{"data.audience"}, problem: "no recipients"},
