@@ -174,4 +174,30 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the store.
 	Close() error
+
+	// Devices (push installations).
+
+	// RegisterDevice stores d under DeviceID(d.Platform, d.Token) and
+	// returns the stored device. A token registered again, by the same or
+	// another user, updates that device: it moves to d.UserID, takes d's
+	// fields, becomes active again and keeps its CreatedAt.
+	RegisterDevice(ctx context.Context, d Device) (Device, error)
+	// ListDevices returns a user's devices, active and retired, oldest
+	// first.
+	ListDevices(ctx context.Context, userID string) ([]Device, error)
+	// DeleteDevice removes one of a user's devices; ErrNotFound if the user
+	// has no device with that id.
+	DeleteDevice(ctx context.Context, userID, deviceID string) error
+	// DevicesFor returns the active devices of users on the given
+	// platforms (all platforms when none are given), in one batch.
+	DevicesFor(ctx context.Context, userIDs []string, platforms ...Platform) ([]Device, error)
+	// RetireDevice marks a device retired with the provider's reason;
+	// retiring a retired device keeps the first reason. ErrNotFound if the
+	// device does not exist.
+	RetireDevice(ctx context.Context, deviceID, reason string, at time.Time) error
+	// MarkDeviceDelivered records that events reached devices; repeating it
+	// is harmless.
+	MarkDeviceDelivered(ctx context.Context, ds []DeviceDelivery) error
+	// DeviceDelivered returns which of keys were recorded as delivered.
+	DeviceDelivered(ctx context.Context, keys []DeviceDeliveryKey) (map[DeviceDeliveryKey]bool, error)
 }

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListInbox", listInboxSpecs},
 		{"MarkRead", markReadSpecs},
 		{"APIKeys", apiKeySpecs},
+		{"Devices", deviceSpecs},
 		{"Ping", []spec{{"AnswersWhenOpen", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
