@@ -51,6 +51,9 @@ type Options struct {
 	// SyncAlways makes the hub and the store flush to disk on every write,
 	// surviving power loss at a large cost in throughput.
 	SyncAlways bool
+	// BroadcastChunk is how many people a broadcast visits per store
+	// transaction (tests make it small).
+	BroadcastChunk int
 	// ShutdownTimeout bounds the drain on shutdown.
 	ShutdownTimeout time.Duration
 	// Logger receives structured logs; nil discards them.
@@ -117,7 +120,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	configured := func(name string) bool { _, ok := reg.Get(name); return ok }
-	a.handler = handler.New(h, st, a.Broker, handler.Config{MaxAttempts: opts.MaxAttempts, Configured: configured}, log, a.Metrics)
+	a.handler = handler.New(h, st, a.Broker, handler.Config{MaxAttempts: opts.MaxAttempts, Configured: configured, BroadcastChunk: opts.BroadcastChunk}, log, a.Metrics)
 	a.worker = delivery.NewWorker(h, st, reg, delivery.Config{MaxAttempts: opts.MaxAttempts}, log, a.Metrics)
 	a.Metrics.RegisterHubLag(h, map[string]string{hub.TopicEvents: handler.Group, hub.TopicDeliveries: delivery.Group})
 	a.API = httpapi.New(httpapi.Deps{
@@ -156,6 +159,7 @@ func (a *App) Run(ctx context.Context) error {
 
 	g, gctx := errgroup.WithContext(work)
 	g.Go(func() error { return a.handler.Run(gctx, consume) })
+	g.Go(func() error { return a.handler.RunBroadcasts(gctx) })
 	g.Go(func() error { return a.worker.Run(gctx, consume) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(a.listener) }()

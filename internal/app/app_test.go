@@ -37,11 +37,19 @@ type bundle struct {
 // directory when empty) and stops it at the end of the test.
 func setup(t *testing.T, dataDir string) *bundle {
 	t.Helper()
+	return setupWith(t, app.Options{DataDir: dataDir})
+}
+
+// setupWith is setup with options; the address and partitions are set here.
+func setupWith(t *testing.T, opts app.Options) *bundle {
+	t.Helper()
+	dataDir := opts.DataDir
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
 	ctx := context.Background()
-	a, err := app.Open(ctx, app.Options{DataDir: dataDir, Addr: "127.0.0.1:0", Partitions: 2})
+	opts.DataDir, opts.Addr, opts.Partitions = dataDir, "127.0.0.1:0", 2
+	a, err := app.Open(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

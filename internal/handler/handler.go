@@ -36,6 +36,9 @@ type Config struct {
 	Configured func(channel string) bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// BroadcastChunk is how many candidate people a broadcast visits per
+	// store transaction; 0 means DefaultBroadcastChunk.
+	BroadcastChunk int
 }
 
 // Handler plans deliveries.
@@ -43,6 +46,7 @@ type Handler struct {
 	hub     hub.Hub
 	store   store.Store
 	broker  *live.Broker
+	bc      broadcasts
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics.Metrics
@@ -57,10 +61,14 @@ func New(h hub.Hub, st store.Store, broker *live.Broker, cfg Config, log *slog.L
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.BroadcastChunk <= 0 {
+		cfg.BroadcastChunk = DefaultBroadcastChunk
+	}
 	if cfg.Configured == nil {
 		cfg.Configured = func(string) bool { return false }
 	}
-	return &Handler{hub: h, store: st, broker: broker, cfg: cfg, log: log.With("component", "handler"), metrics: m}
+	return &Handler{hub: h, store: st, broker: broker, cfg: cfg, log: log.With("component", "handler"), metrics: m,
+		bc: broadcasts{wake: make(chan struct{}, 1), running: map[string]bool{}}}
 }
 
 // Run consumes events until ctx ends.
@@ -118,105 +126,182 @@ func (h *Handler) deadLetter(ctx context.Context, d hub.Delivery, reason string)
 }
 
 // plan decides and records every event's deliveries and publishes the
-// batches. It is idempotent: planning the same events again records the same
-// rows and publishes batches whose effects are idempotent.
+// batches. It is idempotent: planning the same events again records nothing
+// new (the event row guards the inbox) and publishes batches whose effects
+// are idempotent. Broadcasts are only started here; the broadcast runner
+// delivers them.
 func (h *Handler) plan(ctx context.Context, events []event.Event) error {
+	now := h.cfg.Now()
+	var direct []event.Event
 	var ids []string
 	seen := map[string]bool{}
 	for _, ev := range events {
-		for _, u := range ev.Audience.Users {
+		if ev.Audience.Broadcast() {
+			created, err := h.store.StartBroadcast(ctx, ev, now)
+			if err != nil {
+				return fmt.Errorf("start broadcast %s: %w", ev.ID, err)
+			}
+			if created {
+				h.log.Info("broadcast started", "event", ev.ID, "topics", ev.Audience.Topics, "all", ev.Audience.All)
+			}
+			h.wakeBroadcasts()
+			continue
+		}
+		direct = append(direct, ev)
+		for _, u := range ev.Audience.Recipients() {
 			if !seen[u] {
 				seen[u] = true
 				ids = append(ids, u)
 			}
 		}
 	}
+	if len(direct) == 0 {
+		return nil
+	}
 	pref, err := h.store.LoadPreferences(ctx, ids)
 	if err != nil {
 		return fmt.Errorf("load preferences: %w", err)
 	}
-	now := h.cfg.Now()
-	plans := make([]store.Plan, 0, len(events))
+	plans := make([]store.Plan, 0, len(direct))
 	var outcomes []store.DeliveryRecord
-	batches := map[string]*delivery.Batch{}
-	for _, ev := range events {
-		p := store.Plan{Event: ev, Targeted: len(ev.Audience.Users) * len(prefs.Channels), PlannedAt: now}
-		expired := ev.Notification.Expired(now)
-		body := ev
-		body.Audience = event.Audience{}
-		items := map[string]*delivery.Item{}
-		for _, u := range ev.Audience.Users {
-			for _, d := range pref[u].Decide(ev.Notification) {
-				rec := store.DeliveryRecord{EventID: ev.ID, UserID: u, Channel: d.Channel, Attempts: 1, At: now}
+	q := newQueue()
+	for _, ev := range direct {
+		recipients := ev.Audience.Recipients()
+		p := store.Plan{Event: ev, Targeted: len(recipients) * len(prefs.Channels), PlannedAt: now}
+		for _, u := range recipients {
+			for _, v := range h.decide(pref[u], ev, now) {
+				rec := store.DeliveryRecord{EventID: ev.ID, UserID: u, Channel: v.channel, Outcome: v.outcome, Reason: v.reason, Attempts: 1, At: now}
 				switch {
-				case d.Skip != "":
-					rec.Outcome, rec.Reason = store.SkippedPreference, d.Skip
-				case expired:
-					rec.Outcome, rec.Reason = store.Expired, "expired before delivery"
-				case d.Channel == prefs.Inbox:
-					rec.Outcome = store.Delivered
+				case v.inbox:
 					p.Inbox = append(p.Inbox, inboxItem(ev, u, now))
-				case !h.cfg.Configured(d.Channel):
-					rec.Outcome, rec.Reason = store.NotConfigured, "herald has no "+d.Channel+" channel configured"
-				default:
-					it := items[d.Channel]
-					if it == nil {
-						it = &delivery.Item{Event: body}
-						items[d.Channel] = it
+				case v.queue:
+					q.add(ev, v.channel, u, v.notBefore)
+					if v.outcome == "" {
+						continue // pending: the channel worker records the outcome
 					}
-					it.Users = append(it.Users, u)
-					continue
 				}
 				p.Outcomes = append(p.Outcomes, rec)
 			}
 		}
 		outcomes = append(outcomes, p.Outcomes...)
 		plans = append(plans, p)
-		for _, ch := range prefs.Channels {
-			if it := items[ch]; it != nil {
-				b := batches[ch]
-				if b == nil {
-					b = &delivery.Batch{Channel: ch, Attempt: 1}
-					batches[ch] = b
-				}
-				b.Items = append(b.Items, *it)
-			}
-		}
 	}
 	added, err := h.store.RecordPlans(ctx, plans)
 	if err != nil {
 		return fmt.Errorf("record plans: %w", err)
 	}
-	var msgs []hub.Message
-	for _, ch := range prefs.Channels {
-		if b := batches[ch]; b != nil {
-			m, err := delivery.Encode(*b)
-			if err != nil {
-				return err
-			}
-			msgs = append(msgs, m...)
-		}
-	}
-	if len(msgs) > 0 {
-		if err := h.hub.Publish(ctx, hub.TopicDeliveries, msgs...); err != nil {
-			return fmt.Errorf("publish delivery batches: %w", err)
-		}
+	if err := q.publish(ctx, h.hub); err != nil {
+		return err
 	}
 	if h.broker != nil {
 		h.broker.Publish(added)
 	}
-	if h.metrics != nil && len(added) > 0 {
-		received := make(map[string]time.Time, len(events))
-		for _, ev := range events {
-			received[ev.ID] = ev.ReceivedAt
-		}
-		done := h.cfg.Now()
-		for _, it := range added {
-			h.metrics.EndToEnd.WithLabelValues(prefs.Inbox).Observe(done.Sub(received[it.EventID]).Seconds())
-		}
-	}
 	if h.metrics != nil {
 		h.metrics.CountOutcomes(outcomes)
+		if len(added) > 0 {
+			received := make(map[string]time.Time, len(direct))
+			for _, ev := range direct {
+				received[ev.ID] = ev.ReceivedAt
+			}
+			done := h.cfg.Now()
+			for _, it := range added {
+				h.metrics.EndToEnd.WithLabelValues(prefs.Inbox).Observe(done.Sub(received[it.EventID]).Seconds())
+			}
+		}
+	}
+	return nil
+}
+
+// verdict is what happens on one channel for one person.
+type verdict struct {
+	channel string
+	// outcome is decided now, or "" while a channel worker decides it.
+	outcome store.Outcome
+	reason  string
+	// inbox: add the notification to the person's inbox now.
+	inbox bool
+	// queue: hand the delivery to the channel's worker, no sooner than
+	// notBefore (the end of the person's quiet hours).
+	queue     bool
+	notBefore time.Time
+}
+
+// decide applies a person's preferences to an event, channel by channel:
+// switched-off channels and categories are skipped, stale news expires, the
+// inbox is delivered at once, other channels are queued for their workers
+// (after the person's quiet hours) or recorded as not configured.
+func (h *Handler) decide(p prefs.Preferences, ev event.Event, now time.Time) []verdict {
+	expired := ev.Notification.Expired(now)
+	quietUntil := p.QuietUntil(now)
+	out := make([]verdict, 0, len(prefs.Channels))
+	for _, d := range p.Decide(ev.Notification) {
+		v := verdict{channel: d.Channel}
+		switch {
+		case d.Skip != "":
+			v.outcome, v.reason = store.SkippedPreference, d.Skip
+		case expired:
+			v.outcome, v.reason = store.Expired, "expired before delivery"
+		case d.Channel == prefs.Inbox:
+			v.outcome, v.inbox = store.Delivered, true
+		case !h.cfg.Configured(d.Channel):
+			v.outcome, v.reason = store.NotConfigured, "herald has no "+d.Channel+" channel configured"
+		case prefs.Interrupting(d.Channel) && !quietUntil.IsZero():
+			v.queue, v.notBefore = true, quietUntil
+			v.outcome, v.reason = store.Deferred, "quiet hours until "+quietUntil.Format(time.RFC3339)
+		default:
+			v.queue = true
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// queue gathers delivery batches per channel and start time.
+type queue struct {
+	batches map[queueKey]*delivery.Batch
+	order   []queueKey
+}
+
+type queueKey struct {
+	channel   string
+	notBefore time.Time
+}
+
+func newQueue() *queue { return &queue{batches: map[queueKey]*delivery.Batch{}} }
+
+// add queues ev for user on channel.
+func (q *queue) add(ev event.Event, channel, user string, notBefore time.Time) {
+	k := queueKey{channel, notBefore}
+	b := q.batches[k]
+	if b == nil {
+		b = &delivery.Batch{Channel: channel, Attempt: 1, NotBefore: notBefore}
+		q.batches[k] = b
+		q.order = append(q.order, k)
+	}
+	if n := len(b.Items); n > 0 && b.Items[n-1].Event.ID == ev.ID {
+		b.Items[n-1].Users = append(b.Items[n-1].Users, user)
+		return
+	}
+	body := ev
+	body.Audience = event.Audience{}
+	b.Items = append(b.Items, delivery.Item{Event: body, Users: []string{user}})
+}
+
+// publish stores every queued batch on the hub.
+func (q *queue) publish(ctx context.Context, h hub.Hub) error {
+	var msgs []hub.Message
+	for _, k := range q.order {
+		m, err := delivery.Encode(*q.batches[k])
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m...)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := h.Publish(ctx, hub.TopicDeliveries, msgs...); err != nil {
+		return fmt.Errorf("publish delivery batches: %w", err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/herald/herald/internal/event"
+	"github.com/herald/herald/internal/handler"
 	"github.com/herald/herald/internal/problem"
 	"github.com/herald/herald/internal/store"
 )
@@ -34,6 +35,72 @@ type statusView struct {
 	Pending    int                             `json:"pending"`
 	Channels   map[string]*store.ChannelCounts `json:"channels"`
 	Recipients []recipientView                 `json:"recipients"`
+	// Broadcast is set for events whose audience is resolved from the store.
+	Broadcast *broadcastView `json:"broadcast,omitempty"`
+}
+
+// broadcastView is a broadcast's progress.
+type broadcastView struct {
+	State      string    `json:"state"`
+	Recipients int       `json:"recipients"`
+	Cursor     string    `json:"cursor"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+}
+
+// broadcast folds a broadcast's counters into the status: planning outcomes
+// are counters (no row per person), worker outcomes are the rows counted
+// already; what was queued and has no final row yet is pending.
+func (v *statusView) broadcast(b store.Broadcast) {
+	v.Broadcast = &broadcastView{State: b.State, Recipients: b.Recipients, Cursor: b.Cursor, StartedAt: b.StartedAt, FinishedAt: b.FinishedAt}
+	v.Targeted, v.Pending = 0, 0
+	for ch, c := range v.Channels {
+		finalRows := 0
+		for o, n := range c.Outcomes {
+			if store.Outcome(o).Final() {
+				finalRows += n
+			}
+		}
+		for k, n := range b.Counts[ch] {
+			if k != store.Queued {
+				c.Outcomes[k] += n
+			}
+		}
+		c.Targeted = b.Recipients
+		c.Pending = max(0, b.Counts[ch][store.Queued]-finalRows)
+		v.Targeted += c.Targeted
+		v.Pending += c.Pending
+	}
+	switch {
+	case b.State == store.BroadcastRunning:
+		v.State = "delivering"
+	case b.State == store.BroadcastCancelled:
+		v.State = "cancelled"
+	case v.Pending > 0:
+		v.State = "delivering"
+	default:
+		v.State = "completed"
+	}
+}
+
+// cancelEvent stops a running broadcast and answers with its status: what
+// was delivered stays delivered.
+func (a *API) cancelEvent(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	err := handler.CancelBroadcast(r.Context(), a.deps.Store, id, time.Now().UTC())
+	switch {
+	case errors.Is(err, handler.ErrNotRunning):
+		if _, gerr := a.deps.Store.Broadcast(r.Context(), id); errors.Is(gerr, store.ErrNotFound) {
+			problem.Write(w, problem.NotFound, "No broadcast "+id+": only events sent to topics or everyone can be cancelled.", nil, 0)
+			return
+		}
+		problem.Write(w, problem.Conflict, "Broadcast "+id+" is not running (done or already cancelled).", nil, 0)
+		return
+	case err != nil:
+		a.storeError(w, err)
+		return
+	}
+	a.eventStatus(w, r)
 }
 
 const (
@@ -70,6 +137,12 @@ func (a *API) eventStatus(w http.ResponseWriter, r *http.Request) {
 	v.State = "completed"
 	if v.Pending > 0 {
 		v.State = "delivering"
+	}
+	if b, err := a.deps.Store.Broadcast(r.Context(), id); err == nil {
+		v.broadcast(b)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		a.storeError(w, err)
+		return
 	}
 	for _, d := range st.Recipients {
 		v.Recipients = append(v.Recipients, recipientView{UserID: d.UserID, Channel: d.Channel, Outcome: d.Outcome, Reason: d.Reason, Attempts: d.Attempts, At: d.At})

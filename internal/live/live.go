@@ -82,6 +82,13 @@ func (s *Subscription) Close() {
 	b.mu.Unlock()
 }
 
+// Watched reports whether anyone follows userID's stream.
+func (b *Broker) Watched(userID string) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return len(b.byUser[userID]) > 0 || len(b.all) > 0
+}
+
 // Publish hands items to their owners' subscriptions without blocking.
 func (b *Broker) Publish(items []store.InboxItem) {
 	b.mu.RLock()

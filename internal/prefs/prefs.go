@@ -134,6 +134,31 @@ func (p Preferences) InQuietHours(t time.Time) bool {
 	return minute >= start || minute < end
 }
 
+// Interrupting reports whether a channel interrupts a person, and so waits
+// out their quiet hours. The inbox is read when the person chooses; it never
+// waits.
+func Interrupting(channel string) bool { return channel != Inbox }
+
+// QuietUntil returns when the quiet hours that contain t end, in the
+// person's time zone (so across daylight-saving changes too), or the zero
+// time when t is outside quiet hours.
+func (p Preferences) QuietUntil(t time.Time) time.Time {
+	if !p.InQuietHours(t) {
+		return time.Time{}
+	}
+	loc, err := time.LoadLocation(p.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	local := t.In(loc)
+	end, _ := parseClock(p.QuietHours.End)
+	until := time.Date(local.Year(), local.Month(), local.Day(), end/60, end%60, 0, 0, loc)
+	if !until.After(t) {
+		until = time.Date(local.Year(), local.Month(), local.Day()+1, end/60, end%60, 0, 0, loc)
+	}
+	return until
+}
+
 var clockPattern = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
 
 func parseClock(s string) (int, bool) {

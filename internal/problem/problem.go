@@ -33,6 +33,7 @@ const (
 	Unauthenticated    Code = "unauthenticated"
 	Forbidden          Code = "forbidden"
 	NotFound           Code = "not-found"
+	Conflict           Code = "conflict"
 	HubUnavailable     Code = "hub-unavailable"
 	StoreUnavailable   Code = "store-unavailable"
 	ShuttingDown       Code = "shutting-down"
@@ -49,6 +50,7 @@ var Table = map[Code]Entry{
 	Unauthenticated:    {http.StatusUnauthorized, "An API key is required"},
 	Forbidden:          {http.StatusForbidden, "The API key's role does not allow this"},
 	NotFound:           {http.StatusNotFound, "Not found"},
+	Conflict:           {http.StatusConflict, "The request conflicts with the current state"},
 	HubUnavailable:     {http.StatusServiceUnavailable, "The event hub did not store the events"},
 	StoreUnavailable:   {http.StatusServiceUnavailable, "The store did not answer"},
 	ShuttingDown:       {http.StatusServiceUnavailable, "herald is shutting down"},

@@ -32,13 +32,15 @@ const (
 	// Unreachable means the person has no usable address on the channel
 	// (no registered device, no stored conversation).
 	Unreachable Outcome = "unreachable"
+	// Deferred waits for the end of the person's quiet hours; not final.
+	Deferred Outcome = "deferred"
 	// Retrying is a failure that will be tried again; it is not final.
 	Retrying     Outcome = "retrying"
 	DeadLettered Outcome = "dead_lettered"
 )
 
 // Final reports whether no further attempt will change the outcome.
-func (o Outcome) Final() bool { return o != Retrying }
+func (o Outcome) Final() bool { return o != Retrying && o != Deferred }
 
 // DeliveryRecord is the outcome of one (event, person, channel).
 type DeliveryRecord struct {
@@ -134,6 +136,8 @@ type APIKey struct {
 // Store is herald's persistent state. Every method is safe for concurrent
 // use. Writes that may be repeated after a crash are idempotent.
 type Store interface {
+	Audiences
+
 	// LoadPreferences returns the preferences of every user in ids, creating
 	// and storing the default record for users seen for the first time.
 	LoadPreferences(ctx context.Context, ids []string) (map[string]prefs.Preferences, error)
@@ -149,6 +153,10 @@ type Store interface {
 	// recorded outcome overrides the planned one for the same (event,
 	// person, channel).
 	RecordOutcomes(ctx context.Context, outcomes []DeliveryRecord) error
+	// FinalOutcomes returns which of users already have a final recorded
+	// outcome for (event, channel), so that a re-published batch sends
+	// nothing twice.
+	FinalOutcomes(ctx context.Context, eventID, channel string, users []string) (map[string]bool, error)
 	// EventStatus summarises an event; recipients lists at most
 	// recipientLimit delivery records. ErrNotFound if never planned.
 	EventStatus(ctx context.Context, eventID string, recipientLimit int) (EventStatus, error)

@@ -15,7 +15,7 @@ import (
 // is not positive.
 const DefaultInboxLimit = 50
 
-const inboxColumns = `seq, user_id, event_id, title, message, category, urgency, actions, data, locale, expires_at, created_at, read_at`
+const inboxColumns = `seq, user_id, event_id, title, message, category, urgency, actions, data, locale, expires_at, created_at, read_at, shared`
 
 // insertInboxSQL adds an item. There is no unique (user, event) index to
 // keep inserts cheap: RecordPlans adds an event's items only in the
@@ -118,14 +118,21 @@ func (s *Store) ListInbox(ctx context.Context, q store.InboxQuery) ([]store.Inbo
 	}
 	defer rows.Close()
 	out := make([]store.InboxItem, 0, min(limit, 64))
+	var sharedAt []int
 	for rows.Next() {
-		it, err := scanInbox(rows)
+		it, shared, err := scanInbox(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlitestore: list inbox of %q: %w", q.UserID, err)
+		}
+		if shared {
+			sharedAt = append(sharedAt, len(out))
 		}
 		out = append(out, it)
 	}
 	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: list inbox of %q: %w", q.UserID, err)
+	}
+	if err := s.fillShared(ctx, out, sharedAt); err != nil {
 		return nil, fmt.Errorf("sqlitestore: list inbox of %q: %w", q.UserID, err)
 	}
 	return out, nil
@@ -158,33 +165,43 @@ func (s *Store) MarkRead(ctx context.Context, userID, notificationID string, at 
 		}
 		return store.InboxItem{}, fmt.Errorf("sqlitestore: notification %s is not in the inbox of %q: %w", notificationID, userID, store.ErrNotFound)
 	}
-	it, err := scanInbox(rows)
+	it, shared, err := scanInbox(rows)
 	if err != nil {
 		return store.InboxItem{}, fmt.Errorf("sqlitestore: mark %s read for %q: %w", notificationID, userID, err)
 	}
 	if err := rows.Close(); err != nil {
 		return store.InboxItem{}, fmt.Errorf("sqlitestore: mark %s read for %q: %w", notificationID, userID, err)
 	}
+	if shared {
+		items := []store.InboxItem{it}
+		if err := s.fillShared(ctx, items, []int{0}); err != nil {
+			return store.InboxItem{}, fmt.Errorf("sqlitestore: mark %s read for %q: %w", notificationID, userID, err)
+		}
+		it = items[0]
+	}
 	return it, nil
 }
 
-func scanInbox(rows *sql.Rows) (store.InboxItem, error) {
+// scanInbox reads one inbox row; shared reports a broadcast receipt whose
+// content is still to be filled in from its broadcast.
+func scanInbox(rows *sql.Rows) (it store.InboxItem, shared bool, err error) {
 	var (
-		it                     store.InboxItem
 		urgency                string
 		actions, data          sql.NullString
 		expires, created, read sql.NullInt64
+		sharedCol              int
 	)
-	err := rows.Scan(&it.Seq, &it.UserID, &it.EventID, &it.Title, &it.Message, &it.Category, &urgency,
-		&actions, &data, &it.Locale, &expires, &created, &read)
+	err = rows.Scan(&it.Seq, &it.UserID, &it.EventID, &it.Title, &it.Message, &it.Category, &urgency,
+		&actions, &data, &it.Locale, &expires, &created, &read, &sharedCol)
 	if err != nil {
-		return it, err
+		return it, false, err
 	}
+	shared = sharedCol == 1
 	it.ID = it.EventID
 	it.Urgency = event.Urgency(urgency)
 	if actions.Valid {
 		if err := json.Unmarshal([]byte(actions.String), &it.Actions); err != nil {
-			return it, fmt.Errorf("actions of (%s, %s): %w", it.UserID, it.EventID, err)
+			return it, false, fmt.Errorf("actions of (%s, %s): %w", it.UserID, it.EventID, err)
 		}
 	}
 	if data.Valid {
@@ -193,5 +210,5 @@ func scanInbox(rows *sql.Rows) (store.InboxItem, error) {
 	it.ExpiresAt = fromNanosPtr(expires)
 	it.CreatedAt = fromNanos(created)
 	it.ReadAt = fromNanosPtr(read)
-	return it, nil
+	return it, shared, nil
 }

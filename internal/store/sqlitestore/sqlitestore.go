@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -101,6 +102,8 @@ type Store struct {
 	// prefsByIDs is the reader's prepared LoadPreferences query for a full
 	// batch of prefsBatch ids.
 	prefsByIDs *sql.Stmt
+	// shared caches broadcast notifications by event id (they never change).
+	shared sync.Map
 }
 
 var _ store.Store = (*Store)(nil)
