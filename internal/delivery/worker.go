@@ -100,7 +100,16 @@ func (w *Worker) deliver(ctx context.Context, d hub.Delivery) error {
 	var jobs []channel.Job
 	var outcomes []store.DeliveryRecord
 	for _, it := range b.Items {
+		// A batch published twice (a replayed plan or broadcast chunk)
+		// must not send twice: skip people whose outcome is already final.
+		done, err := w.store.FinalOutcomes(ctx, it.Event.ID, b.Channel, it.Users)
+		if err != nil {
+			return fmt.Errorf("read recorded outcomes: %w", err)
+		}
 		for _, u := range it.Users {
+			if done[u] {
+				continue
+			}
 			if it.Event.Notification.Expired(now) {
 				outcomes = append(outcomes, store.DeliveryRecord{EventID: it.Event.ID, UserID: u, Channel: b.Channel,
 					Outcome: store.Expired, Reason: "expired before delivery", Attempts: b.Attempt, At: now})
