@@ -47,6 +47,10 @@ func randomID() string {
 // notificationFlags describe one notification on the command line.
 type notificationFlags struct {
 	users    []string
+	topics   []string
+	all      bool
+	exUsers  []string
+	exTopics []string
 	title    string
 	message  string
 	category string
@@ -69,10 +73,23 @@ func (n *notificationFlags) cloudEvent() ([]byte, error) {
 	if n.urgency != "" {
 		notif["urgency"] = n.urgency
 	}
+	audience := map[string]any{}
+	if len(n.users) > 0 {
+		audience["users"] = n.users
+	}
+	if len(n.topics) > 0 {
+		audience["topics"] = n.topics
+	}
+	if n.all {
+		audience["all"] = true
+	}
+	if len(n.exUsers) > 0 || len(n.exTopics) > 0 {
+		audience["exclude"] = map[string]any{"users": n.exUsers, "topics": n.exTopics}
+	}
 	return json.Marshal(map[string]any{
 		"specversion": "1.0", "id": n.id, "source": n.source, "type": "herald.notification",
 		"time": time.Now().UTC().Format(time.RFC3339Nano),
-		"data": map[string]any{"audience": map[string]any{"users": n.users}, "notification": notif},
+		"data": map[string]any{"audience": audience, "notification": notif},
 	})
 }
 
@@ -80,18 +97,21 @@ func newSendCmd() *cobra.Command {
 	var sf serverFlags
 	var n notificationFlags
 	var wait time.Duration
+	var watch bool
 	cmd := &cobra.Command{
 		Use:   "send",
-		Short: "Send one notification to one or more users",
+		Short: "Send one notification to people, topics or everyone",
 		Example: `  herald send --user u1 --title "Training due" --message "Finish security training by Friday" --key $KEY
-  herald send --user u1 --user u2 --message "Laptop ready for pickup" --category it --wait 10s`,
+  herald send --user u1 --user u2 --message "Laptop ready for pickup" --category it --wait 10s
+  herald send --topic benefits-eligible --message "Enrollment opened" --watch
+  herald send --all --exclude-topic contractors --message "New policy published" --watch`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := resolve(cmd); err != nil {
 				return err
 			}
-			if len(n.users) == 0 {
-				return errors.New("--user is required (repeat it for several users)")
+			if len(n.users) == 0 && len(n.topics) == 0 && !n.all {
+				return errors.New("say who gets it: --user, --topic (each repeatable) or --all")
 			}
 			if n.message == "" {
 				return errors.New("--message is required")
@@ -110,6 +130,9 @@ func newSendCmd() *cobra.Command {
 			}
 			id := resp.Accepted[0].ID
 			fmt.Fprintln(cmd.OutOrStdout(), id)
+			if watch {
+				return watchEvent(cmd, c, id)
+			}
 			if wait <= 0 {
 				return nil
 			}
@@ -119,6 +142,11 @@ func newSendCmd() *cobra.Command {
 	sf.register(cmd)
 	f := cmd.Flags()
 	f.StringArrayVar(&n.users, "user", nil, "recipient user id (repeatable)")
+	f.StringArrayVar(&n.topics, "topic", nil, "send to a topic's members (repeatable)")
+	f.BoolVar(&n.all, "all", false, "send to everyone herald knows")
+	f.StringArrayVar(&n.exUsers, "exclude-user", nil, "leave this person out (repeatable)")
+	f.StringArrayVar(&n.exTopics, "exclude-topic", nil, "leave this topic's members out (repeatable)")
+	f.BoolVar(&watch, "watch", false, "show a progress bar until every delivery is done")
 	f.StringVar(&n.title, "title", "", "notification title")
 	f.StringVar(&n.message, "message", "", "notification text (required)")
 	f.StringVar(&n.category, "category", "", "category, which people can switch off in their preferences")
@@ -150,7 +178,7 @@ func waitForEvent(cmd *cobra.Command, c *client.Client, id string, wait time.Dur
 		case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
 		case err != nil:
 			return err
-		case st.State == "completed":
+		case st.State == "completed" || st.State == "cancelled":
 			names := make([]string, 0, len(st.Channels))
 			for ch := range st.Channels {
 				names = append(names, ch)
@@ -180,4 +208,80 @@ func waitForEvent(cmd *cobra.Command, c *client.Client, id string, wait time.Dur
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// registerPersistent registers the server flags on cmd and its subcommands.
+func (s *serverFlags) registerPersistent(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&s.server, "server", "http://127.0.0.1:8080", "herald server URL")
+	f.StringVar(&s.key, "key", "", "API key (create one with 'herald keys create')")
+	config.MarkSecret(f, "key")
+}
+
+// resolvedClient applies environment and config file to cmd's flags, then
+// returns a client.
+func (s *serverFlags) resolvedClient(cmd *cobra.Command) (*client.Client, error) {
+	if err := resolve(cmd); err != nil {
+		return nil, err
+	}
+	return s.client()
+}
+
+// watchEvent draws a progress bar of an event's deliveries until nothing is
+// pending (or the broadcast is cancelled), then prints the outcomes.
+func watchEvent(cmd *cobra.Command, c *client.Client, id string) error {
+	w := cmd.ErrOrStderr()
+	start := time.Now()
+	for {
+		var st struct {
+			eventStatus
+			Broadcast *struct {
+				State      string `json:"state"`
+				Recipients int    `json:"recipients"`
+			} `json:"broadcast"`
+		}
+		err := c.Do(cmd.Context(), http.MethodGet, "/v1/events/"+id, "", nil, &st)
+		var ae *client.APIError
+		switch {
+		case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+			fmt.Fprintf(w, "\r  queued...")
+		case err != nil:
+			return err
+		default:
+			done := st.Targeted - st.Pending
+			people := len(st.Channels)
+			if people > 0 {
+				people = st.Targeted / people
+			}
+			state := st.State
+			if st.Broadcast != nil {
+				people = st.Broadcast.Recipients
+			}
+			progress := bar(done, st.Targeted, 30)
+			if st.Broadcast != nil && st.Broadcast.State == "running" {
+				// The audience's size is known only once it has been visited.
+				progress = "[ resolving the audience ]"
+			}
+			fmt.Fprintf(w, "\r  %s %d people, %d of %d deliveries decided, %s, %s   ", progress, people, done, st.Targeted, state, time.Since(start).Round(100*time.Millisecond))
+			if st.State == "completed" || st.State == "cancelled" {
+				fmt.Fprintln(w)
+				return waitForEvent(cmd, c, id, time.Second)
+			}
+		}
+		select {
+		case <-cmd.Context().Done():
+			fmt.Fprintln(w)
+			return cmd.Context().Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// bar draws a text progress bar of width cells.
+func bar(done, total, width int) string {
+	filled := width
+	if total > 0 {
+		filled = min(width, done*width/total)
+	}
+	return "[" + strings.Repeat("#", filled) + strings.Repeat(".", width-filled) + "]"
 }

@@ -36,6 +36,8 @@ func New(base, key string) *Client {
 
 // APIError is a non-2xx answer.
 type APIError struct {
+	// Body is the answer as received.
+	Body       []byte
 	Status     int
 	Problem    problem.Document
 	RetryAfter time.Duration
@@ -66,6 +68,11 @@ func (c *Client) Do(ctx context.Context, method, path, contentType string, body 
 	if body != nil {
 		r = bytes.NewReader(body)
 	}
+	return c.DoStream(ctx, method, path, contentType, r, out)
+}
+
+// DoStream is Do with a streamed body, sent without a timeout.
+func (c *Client) DoStream(ctx context.Context, method, path, contentType string, r io.Reader, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
 	if err != nil {
 		return err
@@ -76,7 +83,11 @@ func (c *Client) Do(ctx context.Context, method, path, contentType string, body 
 	if c.key != "" {
 		req.Header.Set("Authorization", "Bearer "+c.key)
 	}
-	resp, err := c.http.Do(req)
+	hc := c.http
+	if _, buffered := r.(*bytes.Reader); r != nil && !buffered {
+		hc = &http.Client{Transport: c.http.Transport}
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, c.base+path, err)
 	}
@@ -86,7 +97,7 @@ func (c *Client) Do(ctx context.Context, method, path, contentType string, body 
 		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		ae := &APIError{Status: resp.StatusCode}
+		ae := &APIError{Status: resp.StatusCode, Body: data}
 		_ = json.Unmarshal(data, &ae.Problem)
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
 			ae.RetryAfter = time.Duration(s) * time.Second
