@@ -66,6 +66,43 @@ func newBenchCmd() *cobra.Command {
 	f.IntVar(&cfg.Partitions, "partitions", 4, "hub partitions")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	f.StringVar(&cfg.Dir, "dir", "", "directory for temporary data (default: a new temporary directory)")
+	cmd.AddCommand(newBenchBroadcastCmd())
+	return cmd
+}
+
+func newBenchBroadcastCmd() *cobra.Command {
+	cfg := bench.BroadcastConfig{}
+	cmd := &cobra.Command{
+		Use:   "broadcast",
+		Short: "Measure one event to everyone: import, fan-out with preferences, inbox reads",
+		Long: "Start herald with embedded defaults in a temporary directory, import --users people over\n" +
+			"HTTP (--opted-out of them with the inbox switched off), send one event to everyone and\n" +
+			"measure the time from ingest to the last delivery recorded, then read random inboxes.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := resolve(cmd); err != nil {
+				return err
+			}
+			cfg.Progress = cmd.ErrOrStderr()
+			r, err := bench.RunBroadcast(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "| measure | value |\n|---|---|\n")
+			fmt.Fprintf(w, "| machine | %d CPUs, %s/%s, %s |\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+			fmt.Fprintf(w, "| import %d people over HTTP | %s (%.0f people/s) |\n", r.Users, round(r.Import), float64(r.Users)/r.Import.Seconds())
+			fmt.Fprintf(w, "| broadcast to everyone, ingest to last delivery recorded | %s (%d inboxes, %d skipped by preference) |\n", round(r.Broadcast), r.Delivered, r.Skipped)
+			fmt.Fprintf(w, "| inbox read after the broadcast, p50 / p99 | %s / %s |\n", round(r.ReadP50), round(r.ReadP99))
+			fmt.Fprintf(w, "| peak RSS (whole bench process) | %.0f MiB |\n", r.PeakRSSMiB)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Users, "users", 1000000, "people in the population")
+	f.Float64Var(&cfg.OptedOut, "opted-out", 0.1, "share of people with the inbox switched off")
+	f.IntVar(&cfg.Reads, "reads", 10000, "random inbox reads afterwards")
+	f.StringVar(&cfg.Dir, "dir", "", "directory for temporary data (default: a new temporary directory)")
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/herald/herald/internal/event"
+	"github.com/herald/herald/internal/prefs"
 	"github.com/herald/herald/internal/store"
 )
 
@@ -83,13 +84,30 @@ func (h *Handler) runBroadcast(ctx context.Context, b store.Broadcast) error {
 	ev := b.Event
 	cursor := b.Cursor
 	started := time.Now()
+	// The next page is read while the current one is written: reads use
+	// the reader pool, writes the single writer connection.
+	var prefetch chan audiencePage
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		people, last, done, err := h.store.AudiencePage(ctx, ev.Audience, cursor, h.cfg.BroadcastChunk)
+		var pg audiencePage
+		if prefetch != nil {
+			pg = <-prefetch
+			prefetch = nil
+			if pg.after != cursor {
+				pg = h.readPage(ctx, ev.Audience, cursor)
+			}
+		} else {
+			pg = h.readPage(ctx, ev.Audience, cursor)
+		}
+		people, last, done, err := pg.people, pg.last, pg.done, pg.err
 		if err != nil {
 			return err
+		}
+		if !done && last != "" {
+			prefetch = make(chan audiencePage, 1)
+			go func(after string) { prefetch <- h.readPage(ctx, ev.Audience, after) }(last)
 		}
 		// Once read, a chunk is finished even if shutdown starts.
 		work := context.WithoutCancel(ctx)
@@ -146,6 +164,20 @@ func (h *Handler) runBroadcast(ctx context.Context, b store.Broadcast) error {
 			return nil
 		}
 	}
+}
+
+// audiencePage is one read of a broadcast's audience.
+type audiencePage struct {
+	after  string
+	people []prefs.Preferences
+	last   string
+	done   bool
+	err    error
+}
+
+func (h *Handler) readPage(ctx context.Context, a event.Audience, after string) audiencePage {
+	people, last, done, err := h.store.AudiencePage(ctx, a, after, h.cfg.BroadcastChunk)
+	return audiencePage{after: after, people: people, last: last, done: done, err: err}
 }
 
 // countChunk adds a chunk's decided outcomes to the metrics.
