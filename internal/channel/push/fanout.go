@@ -1,0 +1,267 @@
+package push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/herald/herald/internal/channel"
+	"github.com/herald/herald/internal/store"
+)
+
+// Config configures a Fanout.
+type Config struct {
+	// Name is the channel's name ("mobile", "webpush").
+	Name string
+	// Senders are the configured providers by platform; devices on other
+	// platforms are not looked up.
+	Senders map[store.Platform]Sender
+	// Store holds the devices and the per-device delivery records.
+	Store store.Store
+	// Workers bounds the sends in flight across all providers of the
+	// channel; 0 means 256. Each provider bounds its own share too.
+	Workers int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Log receives warnings; nil discards them.
+	Log *slog.Logger
+}
+
+// Fanout is a channel.Channel that delivers each (event, person) job to
+// every active device the person has on the configured platforms.
+//
+// Per person, the outcome is:
+//   - delivered when every device that can still be reached has the event
+//     (now or on an earlier attempt); a device retired on the way does not
+//     count against it, and neither does a device that failed permanently
+//     (413, say) as long as another device got the event;
+//   - a retry (the largest Retry-After any device asked for) while any
+//     device failed in a way worth retrying; the devices that already have
+//     the event are skipped on the retry, so no device gets it twice;
+//   - permanent when no device got it and some failed permanently;
+//   - unreachable (wrapping channel.ErrNoAddress) when the person has no
+//     active device, or when every device was retired just now, with the
+//     providers' reasons.
+type Fanout struct {
+	cfg       Config
+	platforms []store.Platform
+	log       *slog.Logger
+}
+
+var _ channel.Channel = (*Fanout)(nil)
+
+// New returns a Fanout; it needs a store and at least one sender.
+func New(cfg Config) (*Fanout, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("push: a store is required")
+	}
+	if len(cfg.Senders) == 0 {
+		return nil, fmt.Errorf("push: channel %s has no provider configured", cfg.Name)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 256
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	f := &Fanout{cfg: cfg, log: log.With("component", "channel", "channel", cfg.Name)}
+	for p := range cfg.Senders {
+		f.platforms = append(f.platforms, p)
+	}
+	slices.Sort(f.platforms)
+	return f, nil
+}
+
+// Name is the channel's name.
+func (f *Fanout) Name() string { return f.cfg.Name }
+
+// task is one (job, device) send.
+type task struct {
+	job int
+	msg Message
+	err error
+	// skipped marks a device that already had the event.
+	skipped bool
+}
+
+// Deliver sends every job to its person's devices and returns one result
+// per job.
+func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Result {
+	results := make([]channel.Result, len(jobs))
+	if len(jobs) == 0 {
+		return results
+	}
+	fail := func(err error) []channel.Result {
+		for i := range results {
+			results[i].Err = err
+		}
+		return results
+	}
+	users := make([]string, 0, len(jobs))
+	seen := make(map[string]bool, len(jobs))
+	for _, j := range jobs {
+		if !seen[j.UserID] {
+			seen[j.UserID] = true
+			users = append(users, j.UserID)
+		}
+	}
+	devices, err := f.cfg.Store.DevicesFor(ctx, users, f.platforms...)
+	if err != nil {
+		return fail(fmt.Errorf("look up devices: %w", err))
+	}
+	byUser := make(map[string][]store.Device, len(users))
+	for _, d := range devices {
+		byUser[d.UserID] = append(byUser[d.UserID], d)
+	}
+	tasks := make([]task, 0, len(devices))
+	keys := make([]store.DeviceDeliveryKey, 0, len(devices))
+	for i, j := range jobs {
+		for _, d := range byUser[j.UserID] {
+			tasks = append(tasks, task{job: i, msg: Message{Event: j.Event, Device: d, ID: MessageID(j.Event.ID, d.ID), Attempt: j.Attempt}})
+			keys = append(keys, store.DeviceDeliveryKey{EventID: j.Event.ID, DeviceID: d.ID})
+		}
+	}
+	if len(tasks) > 0 {
+		done, err := f.cfg.Store.DeviceDelivered(ctx, keys)
+		if err != nil {
+			return fail(fmt.Errorf("look up device deliveries: %w", err))
+		}
+		for i := range tasks {
+			tasks[i].skipped = done[keys[i]]
+		}
+		f.send(ctx, tasks)
+	}
+	if err := ctx.Err(); err != nil {
+		// Record what did get through, so the redelivered batch skips it.
+		f.settle(context.WithoutCancel(ctx), tasks)
+		return fail(err)
+	}
+	f.settle(ctx, tasks)
+
+	// Per-job verdicts.
+	type tally struct {
+		delivered, retired int
+		reasons            []string
+		retryErr           error
+		wait               time.Duration
+		permErr            error
+	}
+	tallies := make([]tally, len(jobs))
+	for _, t := range tasks {
+		tl := &tallies[t.job]
+		switch reason, retired := IsRetire(t.err); {
+		case t.skipped || t.err == nil:
+			tl.delivered++
+		case retired:
+			tl.retired++
+			tl.reasons = append(tl.reasons, fmt.Sprintf("%s device %s retired: %s", t.msg.Device.Platform, t.msg.Device.ID, reason))
+		case channel.IsPermanent(t.err):
+			tl.permErr = fmt.Errorf("%s device %s: %w", t.msg.Device.Platform, t.msg.Device.ID, t.err)
+		default:
+			var ra *channel.RetryAfterError
+			if errors.As(t.err, &ra) && ra.After > tl.wait {
+				tl.wait = ra.After
+			}
+			tl.retryErr = fmt.Errorf("%s device %s: %w", t.msg.Device.Platform, t.msg.Device.ID, t.err)
+		}
+	}
+	for i, j := range jobs {
+		tl := tallies[i]
+		switch {
+		case tl.retryErr != nil:
+			if tl.wait > 0 {
+				results[i].Err = channel.RetryAfter(tl.wait, tl.retryErr)
+			} else {
+				results[i].Err = tl.retryErr
+			}
+		case tl.delivered > 0:
+			results[i].Err = nil
+		case tl.permErr != nil:
+			results[i].Err = channel.Permanent(tl.permErr)
+		case tl.retired > 0:
+			results[i].Err = fmt.Errorf("%w: every device was retired (%s)", channel.ErrNoAddress, strings.Join(tl.reasons, "; "))
+		default:
+			results[i].Err = fmt.Errorf("%w: %s has no active %s device", channel.ErrNoAddress, j.UserID, f.platformList())
+		}
+	}
+	return results
+}
+
+func (f *Fanout) platformList() string {
+	s := make([]string, len(f.platforms))
+	for i, p := range f.platforms {
+		s[i] = string(p)
+	}
+	return strings.Join(s, " or ")
+}
+
+// send runs the tasks not skipped on at most Workers goroutines.
+func (f *Fanout) send(ctx context.Context, tasks []task) {
+	todo := make(chan int)
+	n := min(f.cfg.Workers, len(tasks))
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for i := range todo {
+				t := &tasks[i]
+				if err := ctx.Err(); err != nil {
+					t.err = err
+					continue
+				}
+				s := f.cfg.Senders[t.msg.Device.Platform]
+				t.err = s.Send(ctx, t.msg)
+			}
+		})
+	}
+	for i := range tasks {
+		if !tasks[i].skipped {
+			todo <- i
+		}
+	}
+	close(todo)
+	wg.Wait()
+}
+
+// settle records the devices that got their event and retires the ones a
+// provider gave up on. A failure to record is logged: the results stand,
+// and only a retry of the same job could then send twice.
+func (f *Fanout) settle(ctx context.Context, tasks []task) {
+	now := f.cfg.Now()
+	var delivered []store.DeviceDelivery
+	retire := map[string]string{}
+	for _, t := range tasks {
+		if t.skipped {
+			continue
+		}
+		if t.err == nil {
+			delivered = append(delivered, store.DeviceDelivery{EventID: t.msg.Event.ID, DeviceID: t.msg.Device.ID, At: now})
+		} else if reason, ok := IsRetire(t.err); ok {
+			if _, dup := retire[t.msg.Device.ID]; !dup {
+				retire[t.msg.Device.ID] = reason
+			}
+		}
+	}
+	if err := f.cfg.Store.MarkDeviceDelivered(ctx, delivered); err != nil {
+		f.log.Error("recording device deliveries failed; a retry of these jobs may send twice", "devices", len(delivered), "err", err)
+	}
+	ids := make([]string, 0, len(retire))
+	for id := range retire {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if err := f.cfg.Store.RetireDevice(ctx, id, retire[id], now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			f.log.Error("retiring a device failed", "device", id, "reason", retire[id], "err", err)
+		}
+	}
+}

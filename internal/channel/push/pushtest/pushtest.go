@@ -1,0 +1,269 @@
+// Package pushtest provides local peers that behave like the push providers
+// as their documentation describes (APNs's HTTP/2 provider API, FCM HTTP v1
+// with its OAuth2 token endpoint, an RFC 8030 push service), for tests and
+// benchmarks that cannot reach Apple or Google. Each peer is an HTTP/2 TLS
+// server on the loopback interface that checks what it receives (headers,
+// tokens and their signatures, payload limits, encryption) the way the
+// provider would, counts accepted messages by their herald id, and lets a
+// test choose each answer.
+package pushtest
+
+import (
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/herald/herald/internal/channel/push"
+)
+
+// Answer is what a peer replies to one request. A zero Status means the
+// provider's success answer.
+type Answer struct {
+	Status int
+	// Reason is APNs's reason or FCM's errorCode / status.
+	Reason string
+	// RetryAfter, when set, is sent as the Retry-After header.
+	RetryAfter string
+	// Timestamp is APNs's 410 timestamp (milliseconds).
+	Timestamp int64
+	// Delay holds the answer back, like a slow provider.
+	Delay time.Duration
+}
+
+// Request is what a peer saw of one request that passed its checks.
+type Request struct {
+	// ID is the herald message id (apns-id, FCM data.heraldId, or the
+	// decrypted Web Push payload's id).
+	ID string
+	// Device is the device token or subscription id in the path or body.
+	Device string
+	Header http.Header
+	// Body is the payload: APNs's JSON, FCM's request JSON, or Web Push's
+	// decrypted plaintext.
+	Body []byte
+	// Claims are the verified JWT's claims.
+	Claims map[string]any
+	// JWTHeader is the verified JWT's header.
+	JWTHeader map[string]any
+}
+
+// peer is what every provider peer shares.
+type peer struct {
+	Server *httptest.Server
+	// Respond, when set, chooses the answer to each checked request; n
+	// counts requests from 1.
+	Respond func(n int, r *Request) Answer
+	// Keep makes the peer keep every checked request for Requests.
+	Keep bool
+
+	mu       sync.Mutex
+	n        int
+	accepted map[string]int
+	requests []Request
+	rejected []string
+}
+
+func newPeer(h http.Handler) *peer {
+	s := httptest.NewUnstartedServer(h)
+	s.EnableHTTP2 = true
+	s.Config.MaxHeaderBytes = 1 << 16
+	p := &peer{Server: s, accepted: map[string]int{}}
+	return p
+}
+
+func (p *peer) start(t testing.TB) {
+	p.Server.StartTLS()
+	if t != nil {
+		t.Cleanup(p.Server.Close)
+	}
+}
+
+// URL is the peer's base URL.
+func (p *peer) URL() string { return p.Server.URL }
+
+// CertPool trusts the peer's certificate (all httptest servers share one).
+func (p *peer) CertPool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(p.Server.Certificate())
+	return pool
+}
+
+// WriteCA writes the peer's certificate as PEM into dir and returns the
+// file name, for settings that take a CA file.
+func (p *peer) WriteCA(t testing.TB, dir string) string {
+	name := filepath.Join(dir, "peer-ca.pem")
+	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Server.Certificate().Raw})
+	if err := os.WriteFile(name, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// Client is an HTTP/2 client of herald's kind (push.NewHTTPClient) that
+// trusts the peer.
+func (p *peer) Client(http2Only bool) *http.Client {
+	return push.NewHTTPClient(push.ClientOptions{RootCAs: p.CertPool(), HTTP2Only: http2Only})
+}
+
+// answer counts a checked request and decides its answer.
+func (p *peer) answer(r Request) Answer {
+	p.mu.Lock()
+	p.n++
+	n := p.n
+	if p.Keep {
+		p.requests = append(p.requests, r)
+	}
+	respond := p.Respond
+	p.mu.Unlock()
+	var a Answer
+	if respond != nil {
+		a = respond(n, &r)
+	}
+	if a.Delay > 0 {
+		time.Sleep(a.Delay)
+	}
+	if a.Status == 0 || a.Status/100 == 2 {
+		p.mu.Lock()
+		p.accepted[r.ID]++
+		p.mu.Unlock()
+	}
+	return a
+}
+
+func (p *peer) reject(why string) {
+	p.mu.Lock()
+	p.rejected = append(p.rejected, why)
+	p.mu.Unlock()
+}
+
+// Accepted returns how often each message id was accepted.
+func (p *peer) Accepted() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]int, len(p.accepted))
+	for k, v := range p.accepted {
+		out[k] = v
+	}
+	return out
+}
+
+// AcceptedCount is the number of accepted requests.
+func (p *peer) AcceptedCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, v := range p.accepted {
+		n += v
+	}
+	return n
+}
+
+// Requests returns the kept requests (see Keep).
+func (p *peer) Requests() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Request(nil), p.requests...)
+}
+
+// Rejected lists why requests failed the peer's checks.
+func (p *peer) Rejected() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.rejected...)
+}
+
+// Calls counts requests that passed the checks.
+func (p *peer) Calls() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
+
+func writeRetryAfter(w http.ResponseWriter, a Answer) {
+	if a.RetryAfter != "" {
+		w.Header().Set("Retry-After", a.RetryAfter)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ---------------------------------------------------------------- credentials
+
+// APNsKey makes a P-256 signing key and returns it with its .p8 PEM.
+func APNsKey() (*ecdsa.PrivateKey, []byte) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		panic(err)
+	}
+	return k, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// ServiceAccount makes an RSA key and a service-account JSON key file for
+// project whose token_uri is tokenURL.
+func ServiceAccount(project, tokenURL string) (*rsa.PrivateKey, []byte) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		panic(err)
+	}
+	doc, _ := json.Marshal(map[string]string{
+		"type": "service_account", "project_id": project, "private_key_id": "key-1",
+		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"client_email": "herald@" + project + ".iam.gserviceaccount.com", "client_id": "1",
+		"token_uri": tokenURL,
+	})
+	return k, doc
+}
+
+// Subscriber is a browser's side of a Web Push subscription.
+type Subscriber struct {
+	Key  *ecdh.PrivateKey
+	Auth []byte
+}
+
+// NewSubscriber makes a subscriber's key pair and auth secret.
+func NewSubscriber() Subscriber {
+	k, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	auth := make([]byte, 16)
+	_, _ = rand.Read(auth)
+	return Subscriber{Key: k, Auth: auth}
+}
+
+// P256dh is the subscription's p256dh key, base64url.
+func (s Subscriber) P256dh() string {
+	return base64.RawURLEncoding.EncodeToString(s.Key.PublicKey().Bytes())
+}
+
+// AuthSecret is the subscription's auth secret, base64url.
+func (s Subscriber) AuthSecret() string { return base64.RawURLEncoding.EncodeToString(s.Auth) }
+
+// HexToken makes an APNs-style device token: 32 bytes in hex, from n.
+func HexToken(n int) string { return fmt.Sprintf("%064x", n) }
