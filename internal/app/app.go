@@ -56,6 +56,8 @@ type Options struct {
 	BroadcastChunk int
 	// ShutdownTimeout bounds the drain on shutdown.
 	ShutdownTimeout time.Duration
+	// Push configures the mobile and webpush channels (see PushOptions).
+	Push PushOptions
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -114,7 +116,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	// The inbox is delivered by the handler itself, in the same store
 	// transaction as the plan; this registry holds the channels reached
 	// through providers (conversation, mobile, webpush) as they land.
-	reg, err := channel.NewRegistry()
+	reg, err := withPush(channel.NewRegistry, opts.Push, st, log)
 	if err != nil {
 		a.Close()
 		return nil, err

@@ -56,6 +56,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newServeCmd(), newKeysCmd(), newSendCmd(), newProduceCmd(), newPrefsCmd(), newTopicsCmd(), newUsersCmd(),
 		newBenchCmd(), newVersionCmd(), newConfigCmd(),
+		newDevicesCmd(), newVapidCmd(),
 	)
 	return root
 }

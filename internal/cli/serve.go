@@ -21,6 +21,7 @@ func serveFlags(cmd *cobra.Command, o *app.Options) {
 	f.IntVar(&o.Ingest.MaxBatch, "max-batch", ingest.DefaultMaxBatch, "most events in one batch request")
 	f.BoolVar(&o.SyncAlways, "sync-always", false, "flush the hub and the store to disk on every write (survives power loss; much slower)")
 	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 0, "longest graceful drain on shutdown (default 30s)")
+	pushFlags(cmd, &o.Push)
 }
 
 func newServeCmd() *cobra.Command {

@@ -85,6 +85,9 @@ func New(d Deps) *API {
 	a.handle("GET /v1/users/{userId}/notifications", read, a.listNotifications)
 	a.handle("POST /v1/users/{userId}/notifications/{id}/read", read, a.markRead)
 	a.handle("GET /v1/users/{userId}/notifications/stream", read, a.stream)
+	a.handle("POST /v1/users/{userId}/devices", admin, a.registerDevice)
+	a.handle("GET /v1/users/{userId}/devices", read, a.listDevices)
+	a.handle("DELETE /v1/users/{userId}/devices/{deviceId}", admin, a.deleteDevice)
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.HandleFunc("GET /readyz", a.readyz)
 	if d.Metrics != nil {
