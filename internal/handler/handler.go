@@ -73,11 +73,66 @@ func New(h hub.Hub, st store.Store, broker *live.Broker, cfg Config, log *slog.L
 
 // Run consumes events until ctx ends.
 func (h *Handler) Run(ctx context.Context, opts hub.ConsumeOptions) error {
-	return h.hub.Consume(ctx, hub.TopicEvents, Group, opts, h.handle)
+	requests := make(chan planRequest)
+	planned := make(chan struct{})
+	go func() {
+		defer close(planned)
+		h.planGroups(requests)
+	}()
+	err := h.hub.Consume(ctx, hub.TopicEvents, Group, opts, func(ctx context.Context, batch []hub.Delivery) {
+		h.handle(ctx, batch, requests)
+	})
+	close(requests)
+	<-planned
+	return err
+}
+
+// planRequest is one partition's events waiting to be planned.
+type planRequest struct {
+	events []event.Event
+	done   chan error
+}
+
+// maxGroup bounds the events planned in one store transaction.
+const maxGroup = 2000
+
+// planGroups plans the events of every partition waiting at the same time
+// together: the store has one writer, and one commit for many partitions'
+// batches costs little more than one for a single batch (group commit).
+func (h *Handler) planGroups(requests <-chan planRequest) {
+	for first := range requests {
+		group := []planRequest{first}
+		n := len(first.events)
+	gather:
+		for n < maxGroup {
+			select {
+			case r, ok := <-requests:
+				if !ok {
+					break gather
+				}
+				group = append(group, r)
+				n += len(r.events)
+			default:
+				break gather
+			}
+		}
+		events := first.events
+		if len(group) > 1 {
+			events = make([]event.Event, 0, n)
+			for _, r := range group {
+				events = append(events, r.events...)
+			}
+		}
+		// A group under way is finished even when shutdown starts.
+		err := h.plan(context.Background(), events)
+		for _, r := range group {
+			r.done <- err
+		}
+	}
 }
 
 // handle plans one micro-batch of events.
-func (h *Handler) handle(ctx context.Context, batch []hub.Delivery) {
+func (h *Handler) handle(ctx context.Context, batch []hub.Delivery, planner chan<- planRequest) {
 	events := make([]event.Event, 0, len(batch))
 	ok := make([]hub.Delivery, 0, len(batch))
 	for _, d := range batch {
@@ -96,8 +151,9 @@ func (h *Handler) handle(ctx context.Context, batch []hub.Delivery) {
 	if len(events) == 0 {
 		return
 	}
-	// A batch under way is finished even when shutdown starts.
-	err := h.plan(context.WithoutCancel(ctx), events)
+	req := planRequest{events: events, done: make(chan error, 1)}
+	planner <- req
+	err := <-req.done
 	if err == nil {
 		for _, d := range ok {
 			_ = d.Ack()
