@@ -114,7 +114,9 @@ func TestRetiredDevicesAreReportedAndSkipped(t *testing.T) {
 	b.apns.Respond = func(int, *pushtest.Request) pushtest.Answer {
 		return pushtest.Answer{Status: 410, Reason: "Unregistered", Timestamp: 1741943213000}
 	}
-	b.fcm.Respond = func(int, *pushtest.Request) pushtest.Answer { return pushtest.Answer{Status: 404, Reason: "UNREGISTERED"} }
+	b.fcm.Respond = func(int, *pushtest.Request) pushtest.Answer {
+		return pushtest.Answer{Status: 404, Reason: "UNREGISTERED"}
+	}
 	res := b.ch.Deliver(t.Context(), []channel.Job{job("ev1", "ada", 1)})
 	if !errors.Is(res[0].Err, channel.ErrNoAddress) || !strings.Contains(res[0].Err.Error(), "Unregistered since 2025-03-14") ||
 		!strings.Contains(res[0].Err.Error(), "UNREGISTERED") {
@@ -165,7 +167,9 @@ func TestPermanentFailureOfOneDeviceStillDeliversToThePerson(t *testing.T) {
 	b := setup(t)
 	b.register(t, apnsDevice("ada", 1))
 	b.register(t, fcmDevice("ada", 1))
-	b.apns.Respond = func(int, *pushtest.Request) pushtest.Answer { return pushtest.Answer{Status: 413, Reason: "PayloadTooLarge"} }
+	b.apns.Respond = func(int, *pushtest.Request) pushtest.Answer {
+		return pushtest.Answer{Status: 413, Reason: "PayloadTooLarge"}
+	}
 	res := b.ch.Deliver(t.Context(), []channel.Job{job("ev1", "ada", 1), job("ev1", "bob", 1)})
 	if res[0].Err != nil {
 		t.Errorf("ada (FCM delivered, APNs 413) = %v, want delivered", res[0].Err)

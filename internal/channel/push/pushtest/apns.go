@@ -29,7 +29,7 @@ type APNsPeer struct {
 	Now func() time.Time
 
 	tokMu  sync.Mutex
-	tokens map[string]bool // verified provider tokens
+	tokens map[string]verified // provider tokens that passed
 }
 
 var (
@@ -40,7 +40,7 @@ var (
 // NewAPNsPeer starts a peer that accepts tokens signed by key for keyID
 // and teamID. t may be nil (benchmarks close Server themselves).
 func NewAPNsPeer(t testing.TB, key *ecdsa.PublicKey, keyID, teamID string) *APNsPeer {
-	a := &APNsPeer{key: key, keyID: keyID, teamID: teamID, tokens: map[string]bool{}}
+	a := &APNsPeer{key: key, keyID: keyID, teamID: teamID, tokens: map[string]verified{}}
 	a.peer = newPeer(http.HandlerFunc(a.serve))
 	a.start(t)
 	return a
@@ -132,7 +132,7 @@ func (a *APNsPeer) serve(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusBadRequest, "PayloadEmpty")
 		return
 	}
-	ans := a.answer(Request{ID: id, Device: token, Header: r.Header.Clone(), Body: body, Claims: claims, JWTHeader: header})
+	ans := a.answer(Request{ID: id, Device: token, Header: r.Header, Body: body, Claims: claims, JWTHeader: header})
 	writeRetryAfter(w, ans)
 	if ans.Status == 0 || ans.Status == http.StatusOK {
 		w.WriteHeader(http.StatusOK)
@@ -153,19 +153,19 @@ func (a *APNsPeer) verify(authz string) (map[string]any, map[string]any, string)
 	if !ok || raw == "" {
 		return nil, nil, "MissingProviderToken"
 	}
-	claims := jwt.MapClaims{}
 	a.tokMu.Lock()
-	seen := a.tokens[raw]
+	v, seen := a.tokens[raw]
 	a.tokMu.Unlock()
-	var tok *jwt.Token
-	var err error
 	if seen {
-		tok, _, err = jwt.NewParser().ParseUnverified(raw, claims)
-	} else {
-		tok, err = jwt.NewParser(jwt.WithValidMethods([]string{"ES256"}), jwt.WithoutClaimsValidation()).
-			ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return a.key, nil })
+		if a.now().Sub(v.iat) > time.Hour {
+			return nil, nil, "ExpiredProviderToken"
+		}
+		return v.claims, v.header, ""
 	}
-	if err != nil || !seen && !tok.Valid {
+	claims := jwt.MapClaims{}
+	tok, err := jwt.NewParser(jwt.WithValidMethods([]string{"ES256"}), jwt.WithoutClaimsValidation()).
+		ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return a.key, nil })
+	if err != nil || !tok.Valid {
 		return nil, nil, "InvalidProviderToken"
 	}
 	if tok.Header["kid"] != a.keyID || claims["iss"] != a.teamID {
@@ -175,11 +175,18 @@ func (a *APNsPeer) verify(authz string) (map[string]any, map[string]any, string)
 	if !ok {
 		return nil, nil, "InvalidProviderToken"
 	}
-	if age := a.now().Sub(time.Unix(int64(iat), 0)); age > time.Hour {
+	v = verified{claims: claims, header: tok.Header, iat: time.Unix(int64(iat), 0)}
+	if a.now().Sub(v.iat) > time.Hour {
 		return nil, nil, "ExpiredProviderToken"
 	}
 	a.tokMu.Lock()
-	a.tokens[raw] = true
+	a.tokens[raw] = v
 	a.tokMu.Unlock()
-	return claims, tok.Header, ""
+	return v.claims, v.header, ""
+}
+
+// verified is a provider token that passed the checks.
+type verified struct {
+	claims, header map[string]any
+	iat            time.Time
 }

@@ -147,7 +147,7 @@ func (f *FCMPeer) send(w http.ResponseWriter, r *http.Request) {
 		fcmError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Invalid JSON payload or missing token")
 		return
 	}
-	ans := f.answer(Request{ID: req.Message.Data["heraldId"], Device: req.Message.Token, Header: r.Header.Clone(), Body: body})
+	ans := f.answer(Request{ID: req.Message.Data["heraldId"], Device: req.Message.Token, Header: r.Header, Body: body})
 	writeRetryAfter(w, ans)
 	if ans.Status == 0 || ans.Status == http.StatusOK {
 		writeJSON(w, http.StatusOK, map[string]string{"name": "projects/" + f.project + "/messages/" + req.Message.Data["heraldId"]})

@@ -101,7 +101,7 @@ func (p *WebPushPeer) serve(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, http.StatusRequestEntityTooLarge, "payload larger than 4096 bytes")
 		return
 	}
-	req := Request{Device: id, Header: r.Header.Clone(), Claims: claims}
+	req := Request{Device: id, Header: r.Header, Claims: claims}
 	if p.SkipDecrypt {
 		req.ID = id + "/" + r.Header.Get("Topic")
 	} else {

@@ -3,10 +3,13 @@
 
 -- +goose Up
 -- id is derived from (platform, token), so a token registered again finds
--- its row whoever registers it.
+-- its row whoever registers it. The rows are clustered by person: the push
+-- channels look devices up for a batch of people at a time, and reading
+-- each person's devices from one place of the primary-key b-tree, with no
+-- index hop, made that lookup several times faster.
 CREATE TABLE devices (
-    id             TEXT    NOT NULL PRIMARY KEY,
     user_id        TEXT    NOT NULL,
+    id             TEXT    NOT NULL,
     platform       TEXT    NOT NULL,
     token          TEXT    NOT NULL,
     environment    TEXT    NOT NULL DEFAULT '',
@@ -19,11 +22,13 @@ CREATE TABLE devices (
     created_at     INTEGER NOT NULL,
     updated_at     INTEGER NOT NULL,
     retired_at     INTEGER,
-    retired_reason TEXT    NOT NULL DEFAULT ''
+    retired_reason TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (user_id, id)
 ) WITHOUT ROWID, STRICT;
 
--- A person's devices: the channels' batch lookup and the device list.
-CREATE INDEX devices_user ON devices (user_id, created_at);
+-- A device by id: registration (which may move it to another person),
+-- retirement and deletion.
+CREATE UNIQUE INDEX devices_id ON devices (id);
 
 -- One row per (event, device) that a provider accepted.
 CREATE TABLE device_deliveries (
@@ -35,5 +40,5 @@ CREATE TABLE device_deliveries (
 
 -- +goose Down
 DROP TABLE device_deliveries;
-DROP INDEX devices_user;
+DROP INDEX devices_id;
 DROP TABLE devices;
