@@ -35,12 +35,12 @@ func TestBroadcastCrashDeliversEachOnce(t *testing.T) {
 	if err := os.WriteFile(csv, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	key := strings.TrimSpace(run(t, nil, "keys", "create", "--role", "admin", "--data", dataDir))
+	key := strings.TrimSpace(runCLI(t, nil, "keys", "create", "--role", "admin", "--data", dataDir))
 	addr := freeAddr(t)
 	proc := startServe(t, dataDir, addr)
 	t.Cleanup(func() { proc.kill() })
 	env := []string{"HERALD_SERVER=http://" + addr, "HERALD_KEY=" + key}
-	run(t, env, "users", "import", csv)
+	runCLI(t, env, "users", "import", csv)
 
 	c := client.New("http://"+addr, key)
 	body := []byte(`{"specversion":"1.0","id":"crash-bc","source":"urn:crash","type":"t","data":{"audience":{"all":true},"notification":{"message":"everyone"}}}`)

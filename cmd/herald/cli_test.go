@@ -10,7 +10,7 @@ import (
 
 // run runs a herald command to completion and returns its stdout, failing
 // the test (with stderr) when it exits non-zero.
-func run(t *testing.T, env []string, args ...string) string {
+func runCLI(t *testing.T, env []string, args ...string) string {
 	t.Helper()
 	cmd := herald(t, args...)
 	cmd.Env = append(cmd.Env, env...)
@@ -34,25 +34,25 @@ func TestCommandLine(t *testing.T) {
 	proc := startServe(t, dataDir, addr)
 	t.Cleanup(proc.kill)
 
-	key := strings.TrimSpace(run(t, nil, "keys", "create", "--role", "admin", "--name", "cli-test", "--data", dataDir))
+	key := strings.TrimSpace(runCLI(t, nil, "keys", "create", "--role", "admin", "--name", "cli-test", "--data", dataDir))
 	if !strings.HasPrefix(key, "hrd_") || strings.Contains(key, "\n") {
 		t.Fatalf("keys create printed %q, want the key alone", key)
 	}
-	if list := run(t, nil, "keys", "list", "--data", dataDir); !strings.Contains(list, "cli-test") || strings.Contains(list, key) {
+	if list := runCLI(t, nil, "keys", "list", "--data", dataDir); !strings.Contains(list, "cli-test") || strings.Contains(list, key) {
 		t.Fatalf("keys list = %q: want the key's name and never its secret", list)
 	}
 	env := []string{"HERALD_SERVER=http://" + addr, "HERALD_KEY=" + key}
 
-	out := run(t, env, "send", "--user", "nina", "--title", "Training due", "--message", "Finish by Friday", "--wait", "10s")
+	out := runCLI(t, env, "send", "--user", "nina", "--title", "Training due", "--message", "Finish by Friday", "--wait", "10s")
 	if !strings.Contains(out, "inbox") || !strings.Contains(out, "delivered 1") || !strings.Contains(out, "not_configured 1") {
 		t.Fatalf("send --wait printed %q", out)
 	}
 
-	out = run(t, env, "prefs", "set", "nina", "sendNotificationToMobileDevice=false", "categories.marketing=false", "timeZone=Europe/Paris")
+	out = runCLI(t, env, "prefs", "set", "nina", "sendNotificationToMobileDevice=false", "categories.marketing=false", "timeZone=Europe/Paris")
 	if !strings.Contains(out, `"sendNotificationToMobileDevice": false`) || !strings.Contains(out, `"marketing": false`) {
 		t.Fatalf("prefs set printed %q", out)
 	}
-	if out = run(t, env, "prefs", "get", "nina"); !strings.Contains(out, `"timeZone": "Europe/Paris"`) {
+	if out = runCLI(t, env, "prefs", "get", "nina"); !strings.Contains(out, `"timeZone": "Europe/Paris"`) {
 		t.Fatalf("prefs get printed %q", out)
 	}
 
@@ -63,14 +63,14 @@ func TestCommandLine(t *testing.T) {
 	if err := os.WriteFile(file, []byte(lines), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out = run(t, env, "produce", "--file", file); !strings.Contains(out, "2 accepted, 0 errors") {
+	if out = runCLI(t, env, "produce", "--file", file); !strings.Contains(out, "2 accepted, 0 errors") {
 		t.Fatalf("produce --file printed %q", out)
 	}
-	if out = run(t, env, "produce", "--count", "300", "--rate", "1000", "--batch", "10", "--users", "20"); !strings.Contains(out, "300 accepted, 0 errors") {
+	if out = runCLI(t, env, "produce", "--count", "300", "--rate", "1000", "--batch", "10", "--users", "20"); !strings.Contains(out, "300 accepted, 0 errors") {
 		t.Fatalf("produce --count printed %q", out)
 	}
 
-	out = run(t, []string{"HERALD_PARTITIONS=8"}, "config", "print", "--addr", ":9999")
+	out = runCLI(t, []string{"HERALD_PARTITIONS=8"}, "config", "print", "--addr", ":9999")
 	for _, want := range []string{"addr", ":9999", "flag", "partitions", "8", "env", "HERALD_MAX_ATTEMPTS"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("config print lacks %q:\n%s", want, out)
@@ -83,7 +83,7 @@ func TestConfigFileAndPrecedence(t *testing.T) {
 	if err := os.WriteFile(file, []byte("partitions: 6\nmax-attempts: 3\naddr: \":7000\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := run(t, []string{"HERALD_MAX_ATTEMPTS=5"}, "config", "print", "--config", file, "--addr", ":7001")
+	out := runCLI(t, []string{"HERALD_MAX_ATTEMPTS=5"}, "config", "print", "--config", file, "--addr", ":7001")
 	for _, want := range []string{
 		"partitions        6", // from the file
 		"max-attempts      5", // the environment beats the file

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/herald/herald/internal/cli"
 	"github.com/herald/herald/internal/client"
 	"github.com/herald/herald/internal/event"
 	"github.com/herald/herald/internal/store"
@@ -27,8 +26,7 @@ import (
 // without a separate build.
 func TestMain(m *testing.M) {
 	if os.Getenv("HERALD_TEST_AS_CLI") == "1" {
-		ctx := context.Background()
-		os.Exit(cli.Execute(ctx, os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(run())
 	}
 	os.Exit(m.Run())
 }

@@ -14,8 +14,13 @@ import (
 )
 
 func main() {
+	os.Exit(run())
+}
+
+// run executes the command line with SIGINT and SIGTERM cancelling its
+// context, and returns the exit code.
+func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return cli.Execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 }
