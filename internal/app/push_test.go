@@ -38,12 +38,12 @@ func setupPush(t *testing.T) *pushBundle {
 	dir := t.TempDir()
 	key, p8 := pushtest.APNsKey()
 	ap := pushtest.NewAPNsPeer(t, &key.PublicKey, "KEYID12345", "TEAMID1234")
-	ap.Keep = true
+	ap.SetKeep(true)
 	sa, creds := pushtest.ServiceAccount("herald-e2e", "https://oauth2.invalid/token")
 	fp := pushtest.NewFCMPeer(t, &sa.PublicKey, "herald-e2e")
-	fp.Keep = true
+	fp.SetKeep(true)
 	wp := pushtest.NewWebPushPeer(t)
-	wp.Keep = true
+	wp.SetKeep(true)
 	vapid, err := webpush.GenerateKeys()
 	if err != nil {
 		t.Fatal(err)
@@ -188,9 +188,9 @@ func TestPushEndToEnd(t *testing.T) {
 
 	// Apple says the phone is gone: the next event retires it and the
 	// device list says why.
-	b.apns.Respond = func(int, *pushtest.Request) pushtest.Answer {
+	b.apns.SetRespond(func(int, *pushtest.Request) pushtest.Answer {
 		return pushtest.Answer{Status: 410, Reason: "Unregistered", Timestamp: time.Now().UnixMilli()}
-	}
+	})
 	b.send(t, "e2e-2", []string{"alice"}, map[string]any{"message": "second"})
 	for _, d := range b.devices(t, "alice") {
 		want := "active"

@@ -207,8 +207,8 @@ func BenchmarkFCM(b *testing.B) {
 // the way the oauth2 library does, for the ceiling loop.
 func lastAuthorization(b *testing.B, peer *pushtest.FCMPeer, client *http.Client, creds []byte) string {
 	b.Helper()
-	peer.Keep = true
-	defer func() { peer.Keep = false }()
+	peer.SetKeep(true)
+	defer func() { peer.SetKeep(false) }()
 	fc, err := fcm.New(fcm.Config{Endpoint: peer.URL(), TokenURL: peer.TokenURL(), Credentials: creds, Client: client})
 	if err != nil {
 		b.Fatal(err)

@@ -111,12 +111,12 @@ func TestRetiredDevicesAreReportedAndSkipped(t *testing.T) {
 	b := setup(t)
 	b.register(t, apnsDevice("ada", 1))
 	b.register(t, fcmDevice("ada", 2))
-	b.apns.Respond = func(int, *pushtest.Request) pushtest.Answer {
+	b.apns.SetRespond(func(int, *pushtest.Request) pushtest.Answer {
 		return pushtest.Answer{Status: 410, Reason: "Unregistered", Timestamp: 1741943213000}
-	}
-	b.fcm.Respond = func(int, *pushtest.Request) pushtest.Answer {
+	})
+	b.fcm.SetRespond(func(int, *pushtest.Request) pushtest.Answer {
 		return pushtest.Answer{Status: 404, Reason: "UNREGISTERED"}
-	}
+	})
 	res := b.ch.Deliver(t.Context(), []channel.Job{job("ev1", "ada", 1)})
 	if !errors.Is(res[0].Err, channel.ErrNoAddress) || !strings.Contains(res[0].Err.Error(), "Unregistered since 2025-03-14") ||
 		!strings.Contains(res[0].Err.Error(), "UNREGISTERED") {
@@ -141,18 +141,18 @@ func TestARetrySendsOnlyToDevicesThatMissedTheEvent(t *testing.T) {
 	b := setup(t)
 	ok := b.register(t, apnsDevice("ada", 1))
 	flaky := b.register(t, apnsDevice("ada", 2))
-	b.apns.Respond = func(_ int, r *pushtest.Request) pushtest.Answer {
+	b.apns.SetRespond(func(_ int, r *pushtest.Request) pushtest.Answer {
 		if r.Device == flaky.Token {
 			return pushtest.Answer{Status: 429, Reason: "TooManyRequests", RetryAfter: "3"}
 		}
 		return pushtest.Answer{}
-	}
+	})
 	res := b.ch.Deliver(t.Context(), []channel.Job{job("ev1", "ada", 1)})
 	var ra *channel.RetryAfterError
 	if !errors.As(res[0].Err, &ra) || ra.After.Seconds() != 3 {
 		t.Fatalf("Deliver = %v, want retry after 3s", res[0].Err)
 	}
-	b.apns.Respond = nil
+	b.apns.SetRespond(nil)
 	res = b.ch.Deliver(t.Context(), []channel.Job{job("ev1", "ada", 2)})
 	if res[0].Err != nil {
 		t.Fatalf("retry: %v", res[0].Err)
@@ -167,9 +167,9 @@ func TestPermanentFailureOfOneDeviceStillDeliversToThePerson(t *testing.T) {
 	b := setup(t)
 	b.register(t, apnsDevice("ada", 1))
 	b.register(t, fcmDevice("ada", 1))
-	b.apns.Respond = func(int, *pushtest.Request) pushtest.Answer {
+	b.apns.SetRespond(func(int, *pushtest.Request) pushtest.Answer {
 		return pushtest.Answer{Status: 413, Reason: "PayloadTooLarge"}
-	}
+	})
 	res := b.ch.Deliver(t.Context(), []channel.Job{job("ev1", "ada", 1), job("ev1", "bob", 1)})
 	if res[0].Err != nil {
 		t.Errorf("ada (FCM delivered, APNs 413) = %v, want delivered", res[0].Err)
@@ -215,8 +215,8 @@ func TestFlakyProvidersDeliverExactlyOncePerDevice(t *testing.T) {
 		}
 		return pushtest.Answer{}
 	}
-	b.apns.Respond = flaky
-	b.fcm.Respond = func(n int, r *pushtest.Request) pushtest.Answer {
+	b.apns.SetRespond(flaky)
+	b.fcm.SetRespond(func(n int, r *pushtest.Request) pushtest.Answer {
 		a := flaky(n, r)
 		switch a.Status {
 		case 429:
@@ -228,7 +228,7 @@ func TestFlakyProvidersDeliverExactlyOncePerDevice(t *testing.T) {
 			a.Reason = "UNAVAILABLE"
 		}
 		return a
-	}
+	})
 	var jobs []channel.Job
 	for e := range events {
 		for i := range users {

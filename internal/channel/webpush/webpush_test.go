@@ -28,7 +28,7 @@ func setup(t *testing.T) *bundle {
 		t.Fatal(err)
 	}
 	peer := pushtest.NewWebPushPeer(t)
-	peer.Keep = true
+	peer.SetKeep(true)
 	c, err := webpush.NewClient(webpush.Config{Keys: keys, Subject: "mailto:ops@example.com", Client: peer.Client(false)})
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestAnswers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			b.peer.Respond = func(int, *pushtest.Request) pushtest.Answer { return tc.answer }
+			b.peer.SetRespond(func(int, *pushtest.Request) pushtest.Answer { return tc.answer })
 			err := b.client.Send(t.Context(), b.message("ev", event.Notification{Message: "hi"}))
 			_, retired := push.IsRetire(err)
 			var ra *channel.RetryAfterError

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -42,7 +43,7 @@ func setup(t *testing.T, tweak func(*apns.Config)) *bundle {
 	t.Helper()
 	key, pemKey := pushtest.APNsKey()
 	peer := pushtest.NewAPNsPeer(t, &key.PublicKey, "KEY1234567", "TEAM123456")
-	peer.Keep = true
+	peer.SetKeep(true)
 	clk := &clock{t: time.Now()}
 	peer.Now = clk.Now
 	cfg := apns.Config{Endpoint: peer.URL(), Key: pemKey, KeyID: "KEY1234567", TeamID: "TEAM123456",
@@ -121,13 +122,13 @@ func TestSendsWhatAPNsExpects(t *testing.T) {
 }
 
 func TestDefaultTopicLowPriorityLocaleAndSandbox(t *testing.T) {
-	var sandboxHits int
+	var sandboxHits atomic.Int32
 	b := setup(t, nil)
 	// A second client whose sandbox endpoint is another peer proves the
 	// environment picks the host.
 	key, pemKey := pushtest.APNsKey()
 	sb := pushtest.NewAPNsPeer(t, &key.PublicKey, "K", "T")
-	sb.Respond = func(int, *pushtest.Request) pushtest.Answer { sandboxHits++; return pushtest.Answer{} }
+	sb.SetRespond(func(int, *pushtest.Request) pushtest.Answer { sandboxHits.Add(1); return pushtest.Answer{} })
 	c, err := apns.New(apns.Config{Endpoint: b.peer.URL(), SandboxEndpoint: sb.URL(), Key: pemKey, KeyID: "K", TeamID: "T",
 		Topic: "com.example.default", Client: sb.Client(true)})
 	if err != nil {
@@ -140,10 +141,10 @@ func TestDefaultTopicLowPriorityLocaleAndSandbox(t *testing.T) {
 	if err := c.Send(t.Context(), message("ev2", d, n)); err != nil {
 		t.Fatalf("Send: %v (%v)", err, sb.Rejected())
 	}
-	if sandboxHits != 1 {
-		t.Fatalf("sandbox peer got %d requests, want 1", sandboxHits)
+	if sandboxHits.Load() != 1 {
+		t.Fatalf("sandbox peer got %d requests, want 1", sandboxHits.Load())
 	}
-	sb.Keep = true
+	sb.SetKeep(true)
 	if err := c.Send(t.Context(), message("ev3", d, n)); err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +180,7 @@ func TestAnswers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, nil)
-			b.peer.Respond = func(int, *pushtest.Request) pushtest.Answer { return tc.answer }
+			b.peer.SetRespond(func(int, *pushtest.Request) pushtest.Answer { return tc.answer })
 			err := b.client.Send(t.Context(), message("ev", device(3), event.Notification{Message: "hi"}))
 			if err == nil {
 				t.Fatal("Send succeeded")
@@ -211,12 +212,12 @@ func TestAnswers(t *testing.T) {
 func TestSlowAnswerIsRetriedNotLost(t *testing.T) {
 	b := setup(t, func(c *apns.Config) { c.Timeout = 100 * time.Millisecond })
 	release := make(chan struct{})
-	b.peer.Respond = func(n int, _ *pushtest.Request) pushtest.Answer {
+	b.peer.SetRespond(func(n int, _ *pushtest.Request) pushtest.Answer {
 		if n == 1 {
 			<-release
 		}
 		return pushtest.Answer{}
-	}
+	})
 	defer close(release)
 	m := message("ev", device(4), event.Notification{Message: "hi"})
 	err := b.client.Send(t.Context(), m)
@@ -232,7 +233,7 @@ func TestProviderTokenIsReusedAndRefreshedWithinAppleWindow(t *testing.T) {
 	b := setup(t, nil)
 	send := func() string {
 		t.Helper()
-		b.peer.Keep = true
+		b.peer.SetKeep(true)
 		if err := b.client.Send(t.Context(), message("ev", device(5), event.Notification{Message: "hi"})); err != nil {
 			t.Fatalf("Send: %v (%v)", err, b.peer.Rejected())
 		}
@@ -245,14 +246,14 @@ func TestProviderTokenIsReusedAndRefreshedWithinAppleWindow(t *testing.T) {
 		t.Error("token renewed before 20 minutes")
 	}
 	// An ExpiredProviderToken answer before 20 minutes must not renew.
-	b.peer.Respond = func(n int, _ *pushtest.Request) pushtest.Answer {
+	b.peer.SetRespond(func(n int, _ *pushtest.Request) pushtest.Answer {
 		return pushtest.Answer{Status: 403, Reason: "ExpiredProviderToken"}
-	}
+	})
 	err := b.client.Send(t.Context(), message("ev", device(5), event.Notification{Message: "hi"}))
 	if err == nil || channel.IsPermanent(err) {
 		t.Fatalf("ExpiredProviderToken: err = %v, want retryable", err)
 	}
-	b.peer.Respond = nil
+	b.peer.SetRespond(nil)
 	if send() != first {
 		t.Error("token renewed before 20 minutes after ExpiredProviderToken")
 	}

@@ -114,13 +114,20 @@ func New(cfg Config) (*Client, error) {
 	c.url = strings.TrimRight(cfg.Endpoint, "/") + "/v1/projects/" + cfg.ProjectID + "/messages:send"
 	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, c.http)
 	c.oauth = func() oauth2.TokenSource {
-		// Refresh five minutes before expiry, so no request carries a
-		// token about to lapse.
-		return oauth2.ReuseTokenSourceWithExpiry(nil, jc.TokenSource(tokenCtx), 5*time.Minute)
+		// Each refresh asks the token endpoint (a fresh jwt source has no
+		// cache), five minutes before the current token expires, so no
+		// request carries a token about to lapse.
+		fetch := tokenFunc(func() (*oauth2.Token, error) { return jc.TokenSource(tokenCtx).Token() })
+		return oauth2.ReuseTokenSourceWithExpiry(nil, fetch, 5*time.Minute)
 	}
 	c.ts = c.oauth()
 	return c, nil
 }
+
+// tokenFunc adapts a function to oauth2.TokenSource.
+type tokenFunc func() (*oauth2.Token, error)
+
+func (f tokenFunc) Token() (*oauth2.Token, error) { return f() }
 
 // accessToken returns a cached token, fetching a new one when needed.
 func (c *Client) accessToken() (string, error) {

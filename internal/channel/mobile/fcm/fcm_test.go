@@ -27,7 +27,7 @@ func setup(t *testing.T) *bundle {
 	// TokenURL must win.
 	key, creds := pushtest.ServiceAccount("herald-test", "https://oauth2.invalid/token")
 	peer := pushtest.NewFCMPeer(t, &key.PublicKey, "herald-test")
-	peer.Keep = true
+	peer.SetKeep(true)
 	c, err := fcm.New(fcm.Config{Endpoint: peer.URL(), TokenURL: peer.TokenURL(), Credentials: creds, Client: peer.Client(false)})
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +130,7 @@ func TestAnswers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			b.peer.Respond = func(int, *pushtest.Request) pushtest.Answer { return tc.answer }
+			b.peer.SetRespond(func(int, *pushtest.Request) pushtest.Answer { return tc.answer })
 			err := b.client.Send(t.Context(), message("ev", "tok", event.Notification{Message: "hi"}))
 			reason, retired := push.IsRetire(err)
 			var ra *channel.RetryAfterError
@@ -177,5 +177,20 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := fcm.New(fcm.Config{Credentials: []byte(`{"type":"service_account"}`)}); err == nil {
 		t.Error("New with an incomplete service account succeeded")
+	}
+}
+
+// TestAccessTokenIsRenewedBeforeItExpires: a token with less than five
+// minutes left is replaced before use; a fresh one is reused.
+func TestAccessTokenIsRenewedBeforeItExpires(t *testing.T) {
+	b := setup(t)
+	b.peer.TokenLifetime = 4 * time.Minute
+	for i := range 3 {
+		if err := b.client.Send(t.Context(), message("ev"+string(rune('a'+i)), "tok", event.Notification{Message: "hi"})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := b.peer.TokenFetches(); got != 3 {
+		t.Errorf("%d tokens fetched for 3 sends with tokens expiring within 5 minutes, want 3", got)
 	}
 }

@@ -63,14 +63,10 @@ type Request struct {
 
 // peer is what every provider peer shares.
 type peer struct {
-	Server *httptest.Server
-	// Respond, when set, chooses the answer to each checked request; n
-	// counts requests from 1.
-	Respond func(n int, r *Request) Answer
-	// Keep makes the peer keep every checked request for Requests.
-	Keep bool
-
+	Server   *httptest.Server
 	mu       sync.Mutex
+	respond  func(n int, r *Request) Answer
+	keep     bool
 	n        int
 	accepted map[string]int
 	requests []Request
@@ -124,10 +120,10 @@ func (p *peer) answer(r Request) Answer {
 	p.mu.Lock()
 	p.n++
 	n := p.n
-	if p.Keep {
+	if p.keep {
 		p.requests = append(p.requests, r)
 	}
-	respond := p.Respond
+	respond := p.respond
 	p.mu.Unlock()
 	var a Answer
 	if respond != nil {
@@ -172,7 +168,22 @@ func (p *peer) AcceptedCount() int {
 	return n
 }
 
-// Requests returns the kept requests (see Keep).
+// SetRespond sets the function that chooses the answer to each checked
+// request (n counts requests from 1); nil means success.
+func (p *peer) SetRespond(f func(n int, r *Request) Answer) {
+	p.mu.Lock()
+	p.respond = f
+	p.mu.Unlock()
+}
+
+// SetKeep makes the peer keep every checked request for Requests.
+func (p *peer) SetKeep(keep bool) {
+	p.mu.Lock()
+	p.keep = keep
+	p.mu.Unlock()
+}
+
+// Requests returns the kept requests (see SetKeep).
 func (p *peer) Requests() []Request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
