@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,7 +35,7 @@ type pushBundle struct {
 	web      *pushtest.WebPushPeer
 }
 
-func setupPush(t *testing.T) *pushBundle {
+func setupPush(t *testing.T, tweak ...func(*app.Options)) *pushBundle {
 	t.Helper()
 	dir := t.TempDir()
 	key, p8 := pushtest.APNsKey()
@@ -61,6 +63,9 @@ func setupPush(t *testing.T) *pushBundle {
 		VAPIDPublicKey: vapid.Public, VAPIDPrivateKey: vapid.Private, VAPIDSubject: "mailto:ops@example.com",
 		CAFile: ap.WriteCA(t, dir),
 	}}
+	for _, f := range tweak {
+		f(&opts)
+	}
 	a, err := app.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +129,11 @@ func (b *pushBundle) devices(t *testing.T, user string) []deviceDoc {
 // send posts one CloudEvent and waits until its status is completed.
 func (b *pushBundle) send(t *testing.T, id string, users []string, notif map[string]any) map[string]any {
 	t.Helper()
+	return b.sendWithin(t, 15*time.Second, id, users, notif)
+}
+
+func (b *pushBundle) sendWithin(t *testing.T, wait time.Duration, id string, users []string, notif map[string]any) map[string]any {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{
 		"specversion": "1.0", "id": id, "source": "urn:push-test", "type": "com.example.training.due",
 		"data": map[string]any{"audience": map[string]any{"users": users}, "notification": notif},
@@ -133,7 +143,7 @@ func (b *pushBundle) send(t *testing.T, id string, users []string, notif map[str
 		t.Fatalf("post event: %v %+v", err, resp)
 	}
 	evID := resp.Accepted[0].ID
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(wait)
 	for {
 		var st map[string]any
 		err := b.reader.Do(context.Background(), http.MethodGet, "/v1/events/"+evID, "", nil, &st)
@@ -269,5 +279,69 @@ func TestHalfConfiguredProviderIsAnError(t *testing.T) {
 	_, err := app.Open(context.Background(), app.Options{DataDir: t.TempDir(), Addr: "127.0.0.1:0", Push: app.PushOptions{APNsKeyID: "K"}})
 	if err == nil || !strings.Contains(err.Error(), "APNs key file") {
 		t.Fatalf("Open with only an APNs key id = %v, want an error naming the key file", err)
+	}
+}
+
+// TestFlakyProvidersDeliverEachNotificationOnceThroughHerald runs the
+// delivery workers (hub, retries with backoff, outcomes) against peers
+// failing 20% of calls with 429 or 5xx: every device gets the event
+// exactly once, counted by herald's message id, and every person's
+// outcome is delivered.
+func TestFlakyProvidersDeliverEachNotificationOnceThroughHerald(t *testing.T) {
+	b := setupPush(t, func(o *app.Options) { o.MaxAttempts = 20 })
+	var calls atomic.Int64
+	flaky := func(status int, reason string) func(int, *pushtest.Request) pushtest.Answer {
+		return func(n int, _ *pushtest.Request) pushtest.Answer {
+			switch calls.Add(1) % 10 {
+			case 3:
+				return pushtest.Answer{Status: 429, Reason: "TooManyRequests", RetryAfter: "1"}
+			case 7:
+				return pushtest.Answer{Status: status, Reason: reason}
+			}
+			return pushtest.Answer{}
+		}
+	}
+	b.apns.SetRespond(flaky(500, "InternalServerError"))
+	b.fcm.SetRespond(func(n int, r *pushtest.Request) pushtest.Answer {
+		a := flaky(503, "UNAVAILABLE")(n, r)
+		if a.Status == 429 {
+			a.Status, a.Reason = 503, "UNAVAILABLE"
+		}
+		return a
+	})
+	b.web.SetRespond(flaky(503, ""))
+	const people = 30
+	var users []string
+	var want []string
+	evID := event.IDFor("urn:push-test", "flaky-1")
+	for i := range people {
+		u := "flaky-" + strconv.Itoa(i)
+		users = append(users, u)
+		a := b.addDevice(t, u, map[string]any{"platform": "apns", "token": pushtest.HexToken(1000 + i)})
+		f := b.addDevice(t, u, map[string]any{"platform": "fcm", "token": "fcm-flaky-" + strconv.Itoa(i)})
+		endpoint, sub := b.web.Subscribe()
+		w := b.addDevice(t, u, map[string]any{"platform": "webpush",
+			"subscription": map[string]any{"endpoint": endpoint, "keys": map[string]string{"p256dh": sub.P256dh(), "auth": sub.AuthSecret()}}})
+		want = append(want, push.MessageID(evID, a.ID), push.MessageID(evID, f.ID), push.MessageID(evID, w.ID))
+	}
+	st := b.sendWithin(t, 90*time.Second, "flaky-1", users, map[string]any{"message": "Benefits enrollment opened"})
+	for _, ch := range []string{"mobile", "webpush"} {
+		if got := outcomes(st, ch)["delivered"]; got != float64(people) {
+			t.Errorf("%s outcomes = %v, want %d delivered", ch, outcomes(st, ch), people)
+		}
+	}
+	got := map[string]int{}
+	for _, p := range []map[string]int{b.apns.Accepted(), b.fcm.Accepted(), b.web.Accepted()} {
+		for k, v := range p {
+			got[k] += v
+		}
+	}
+	for _, id := range want {
+		if got[id] != 1 {
+			t.Errorf("message %s accepted %d times, want exactly once", id, got[id])
+		}
+	}
+	if int(calls.Load()) <= len(want) {
+		t.Errorf("%d calls for %d messages: the peers never failed", calls.Load(), len(want))
 	}
 }
