@@ -98,6 +98,15 @@ func TestEveryDeviceOfAPersonGetsTheEvent(t *testing.T) {
 	}
 }
 
+func TestAJobRepeatedInOneBatchIsSentOnce(t *testing.T) {
+	b := setup(t)
+	b.register(t, apnsDevice("ada", 1))
+	res := b.ch.Deliver(t.Context(), []channel.Job{job("ev1", "ada", 1), job("ev1", "ada", 1)})
+	if res[0].Err != nil || res[1].Err != nil || b.apns.Calls() != 1 {
+		t.Errorf("results %v %v after %d calls, want both delivered by one call", res[0].Err, res[1].Err, b.apns.Calls())
+	}
+}
+
 func TestNoDeviceIsUnreachable(t *testing.T) {
 	b := setup(t)
 	b.register(t, store.Device{UserID: "ada", Platform: store.PlatformWebPush, Token: "https://push.example/x", P256dh: "x", Auth: "y"})

@@ -125,7 +125,17 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 	}
 	tasks := make([]task, 0, len(devices))
 	keys := make([]store.DeviceDeliveryKey, 0, len(devices))
+	// A job repeated in one call is sent once and shares the first's result.
+	type jobKey struct{ event, user string }
+	first := make(map[jobKey]int, len(jobs))
+	dup := map[int]int{}
 	for i, j := range jobs {
+		k := jobKey{j.Event.ID, j.UserID}
+		if f, ok := first[k]; ok {
+			dup[i] = f
+			continue
+		}
+		first[k] = i
 		for _, d := range byUser[j.UserID] {
 			tasks = append(tasks, task{job: i, msg: Message{Event: j.Event, Device: d, ID: MessageID(j.Event.ID, d.ID), Attempt: j.Attempt}})
 			keys = append(keys, store.DeviceDeliveryKey{EventID: j.Event.ID, DeviceID: d.ID})
@@ -176,6 +186,9 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 		}
 	}
 	for i, j := range jobs {
+		if _, ok := dup[i]; ok {
+			continue
+		}
 		tl := tallies[i]
 		switch {
 		case tl.retryErr != nil:
@@ -193,6 +206,9 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 		default:
 			results[i].Err = fmt.Errorf("%w: %s has no active %s device", channel.ErrNoAddress, j.UserID, f.platformList())
 		}
+	}
+	for i, f := range dup {
+		results[i] = results[f]
 	}
 	return results
 }
