@@ -24,7 +24,6 @@ import (
 	"github.com/herald/herald/internal/handler"
 	"github.com/herald/herald/internal/httpapi"
 	"github.com/herald/herald/internal/hub"
-	"github.com/herald/herald/internal/hub/natshub"
 	"github.com/herald/herald/internal/ingest"
 	"github.com/herald/herald/internal/live"
 	"github.com/herald/herald/internal/metrics"
@@ -48,6 +47,8 @@ type Options struct {
 	BatchSize int
 	// Ingest bounds request sizes.
 	Ingest ingest.Config
+	// Hub picks the event hub; the zero value is the embedded one.
+	Hub HubOptions
 	// SyncAlways makes the hub and the store flush to disk on every write,
 	// surviving power loss at a large cost in throughput.
 	SyncAlways bool
@@ -105,12 +106,10 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	a.Store = st
-	h, err := natshub.Embedded(ctx, filepath.Join(opts.DataDir, "hub"), natshub.Options{
-		Partitions: opts.Partitions, SyncAlways: opts.SyncAlways, Logger: log,
-	})
+	h, err := openHub(ctx, opts, log)
 	if err != nil {
 		st.Close()
-		return nil, fmt.Errorf("start embedded hub: %w", err)
+		return nil, fmt.Errorf("open the hub: %w", err)
 	}
 	a.Hub = h
 	// The inbox is delivered by the handler itself, in the same store
