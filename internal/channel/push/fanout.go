@@ -131,8 +131,8 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 	dup := map[int]int{}
 	for i, j := range jobs {
 		k := jobKey{j.Event.ID, j.UserID}
-		if f, ok := first[k]; ok {
-			dup[i] = f
+		if at, ok := first[k]; ok {
+			dup[i] = at
 			continue
 		}
 		first[k] = i
@@ -207,8 +207,8 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 			results[i].Err = fmt.Errorf("%w: %s has no active %s device", channel.ErrNoAddress, j.UserID, f.platformList())
 		}
 	}
-	for i, f := range dup {
-		results[i] = results[f]
+	for i, at := range dup {
+		results[i] = results[at]
 	}
 	return results
 }
