@@ -208,4 +208,7 @@ type Store interface {
 	MarkDeviceDelivered(ctx context.Context, ds []DeviceDelivery) error
 	// DeviceDelivered returns which of keys were recorded as delivered.
 	DeviceDelivered(ctx context.Context, keys []DeviceDeliveryKey) (map[DeviceDeliveryKey]bool, error)
+	// PruneDeviceDeliveries deletes up to limit delivery records made
+	// before before, oldest first, and returns how many it deleted.
+	PruneDeviceDeliveries(ctx context.Context, before time.Time, limit int) (int, error)
 }

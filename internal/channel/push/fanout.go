@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/herald/herald/internal/channel"
@@ -31,7 +32,18 @@ type Config struct {
 	Now func() time.Time
 	// Log receives warnings; nil discards them.
 	Log *slog.Logger
+	// Retention is how long per-device delivery records are kept; they
+	// only matter while an event may still be retried. 0 means 7 days.
+	Retention time.Duration
 }
+
+// Pruning of per-device delivery records: at most once a minute, in
+// chunks, about twice as many as were added since the last time, so the
+// table stays bounded without a long write lock.
+const (
+	pruneEvery = time.Minute
+	pruneChunk = 10_000
+)
 
 // Fanout is a channel.Channel that delivers each (event, person) job to
 // every active device the person has on the configured platforms.
@@ -52,6 +64,10 @@ type Fanout struct {
 	cfg       Config
 	platforms []store.Platform
 	log       *slog.Logger
+
+	pruning   sync.Mutex
+	lastPrune time.Time
+	added     atomic.Int64
 }
 
 var _ channel.Channel = (*Fanout)(nil)
@@ -69,6 +85,9 @@ func New(cfg Config) (*Fanout, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 7 * 24 * time.Hour
 	}
 	log := cfg.Log
 	if log == nil {
@@ -270,6 +289,8 @@ func (f *Fanout) settle(ctx context.Context, tasks []task) {
 	if err := f.cfg.Store.MarkDeviceDelivered(ctx, delivered); err != nil {
 		f.log.Error("recording device deliveries failed; a retry of these jobs may send twice", "devices", len(delivered), "err", err)
 	}
+	f.added.Add(int64(len(delivered)))
+	f.prune(ctx, now)
 	ids := make([]string, 0, len(retire))
 	for id := range retire {
 		ids = append(ids, id)
@@ -278,6 +299,31 @@ func (f *Fanout) settle(ctx context.Context, tasks []task) {
 	for _, id := range ids {
 		if err := f.cfg.Store.RetireDevice(ctx, id, retire[id], now); err != nil && !errors.Is(err, store.ErrNotFound) {
 			f.log.Error("retiring a device failed", "device", id, "reason", retire[id], "err", err)
+		}
+	}
+}
+
+// prune deletes per-device delivery records older than the retention,
+// when it is due and no other call is pruning.
+func (f *Fanout) prune(ctx context.Context, now time.Time) {
+	if !f.pruning.TryLock() {
+		return
+	}
+	defer f.pruning.Unlock()
+	if now.Sub(f.lastPrune) < pruneEvery {
+		return
+	}
+	f.lastPrune = now
+	budget := max(pruneChunk, 2*int(f.added.Swap(0)))
+	for budget > 0 {
+		n, err := f.cfg.Store.PruneDeviceDeliveries(ctx, now.Add(-f.cfg.Retention), min(budget, pruneChunk))
+		if err != nil {
+			f.log.Warn("pruning old device delivery records failed; will try again", "err", err)
+			return
+		}
+		budget -= n
+		if n < pruneChunk {
+			return
 		}
 	}
 }

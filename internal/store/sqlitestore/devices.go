@@ -245,6 +245,23 @@ func (s *Store) DeviceDelivered(ctx context.Context, keys []store.DeviceDelivery
 	return out, nil
 }
 
+// PruneDeviceDeliveries deletes up to limit records older than before.
+func (s *Store) PruneDeviceDeliveries(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	res, err := s.write.ExecContext(ctx, `DELETE FROM device_deliveries WHERE (event_id, device_id) IN
+		(SELECT event_id, device_id FROM device_deliveries WHERE at < ? ORDER BY at LIMIT ?)`, before.UnixNano(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: prune device deliveries: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: prune device deliveries: %w", err)
+	}
+	return int(n), nil
+}
+
 func scanDevices(rows *sql.Rows) ([]store.Device, error) {
 	defer rows.Close()
 	var out []store.Device

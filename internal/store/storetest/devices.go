@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/herald/herald/internal/store"
 )
@@ -212,6 +213,31 @@ var deviceSpecs = []spec{
 		}
 		if err := s.MarkDeviceDelivered(t.Context(), nil); err != nil {
 			t.Errorf("MarkDeviceDelivered(nil) = %v", err)
+		}
+	}},
+	{"PruneDeletesOnlyOldRecordsUpToTheLimit", func(t *testing.T, s store.Store) {
+		var ds []store.DeviceDelivery
+		for i := range 10 {
+			ds = append(ds, store.DeviceDelivery{EventID: "old", DeviceID: fmt.Sprintf("d%d", i), At: t0.Add(time.Duration(i) * time.Second)})
+		}
+		ds = append(ds, store.DeviceDelivery{EventID: "new", DeviceID: "d0", At: t0.Add(time.Hour)})
+		if err := s.MarkDeviceDelivered(t.Context(), ds); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.PruneDeviceDeliveries(t.Context(), t0.Add(time.Minute), 4)
+		if err != nil || n != 4 {
+			t.Fatalf("PruneDeviceDeliveries(limit 4) = %d, %v; want 4", n, err)
+		}
+		n, err = s.PruneDeviceDeliveries(t.Context(), t0.Add(time.Minute), 100)
+		if err != nil || n != 6 {
+			t.Fatalf("PruneDeviceDeliveries(rest) = %d, %v; want 6", n, err)
+		}
+		got, err := s.DeviceDelivered(t.Context(), []store.DeviceDeliveryKey{{EventID: "new", DeviceID: "d0"}, {EventID: "old", DeviceID: "d9"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got[store.DeviceDeliveryKey{EventID: "new", DeviceID: "d0"}] || len(got) != 1 {
+			t.Errorf("after pruning, delivered = %v; want only the recent record", got)
 		}
 	}},
 }

@@ -38,7 +38,12 @@ CREATE TABLE device_deliveries (
     PRIMARY KEY (event_id, device_id)
 ) WITHOUT ROWID, STRICT;
 
+-- Old records are pruned oldest first: they only matter while an event can
+-- still be retried.
+CREATE INDEX device_deliveries_at ON device_deliveries (at);
+
 -- +goose Down
+DROP INDEX device_deliveries_at;
 DROP TABLE device_deliveries;
 DROP INDEX devices_id;
 DROP TABLE devices;
