@@ -81,11 +81,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	say := func(format string, args ...any) {
-		if cfg.Progress != nil {
-			fmt.Fprintf(cfg.Progress, format+"\n", args...)
-		}
-	}
+	say := progress(cfg.Progress)
 	say("measuring the embedded hub's publish+consume ceiling with %d messages...", cfg.CeilingMessages)
 	ceiling, err := hubCeiling(ctx, filepath.Join(dir, "ceiling"), cfg.CeilingMessages, cfg.Partitions)
 	if err != nil {
@@ -94,29 +90,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.CeilingPerSec = ceiling
 	say("  %.0f msgs/s", ceiling)
 
-	a, err := app.Open(ctx, app.Options{DataDir: filepath.Join(dir, "herald"), Addr: "127.0.0.1:0", Partitions: cfg.Partitions,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a, c, stop, err := startHerald(ctx, app.Options{DataDir: filepath.Join(dir, "herald"), Partitions: cfg.Partitions})
 	if err != nil {
 		return res, err
 	}
-	addr, err := a.Listen()
-	if err != nil {
-		a.Close()
-		return res, err
-	}
-	key, rec, err := auth.NewKey(store.RoleAdmin, "bench", time.Now())
-	if err == nil {
-		err = a.Store.CreateAPIKey(ctx, rec)
-	}
-	if err != nil {
-		a.Close()
-		return res, err
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx) }()
-	defer func() { stop(); <-done }()
-	c := client.New("http://"+addr.String(), key)
+	defer stop()
 
 	tr := newTracker(a)
 	defer tr.close()
@@ -280,4 +258,41 @@ func peakRSSMiB() float64 {
 		}
 	}
 	return 0
+}
+
+// startHerald runs a herald process in this one on a loopback port with an
+// admin key, and returns a client for it and the function that stops it.
+func startHerald(ctx context.Context, opts app.Options) (*app.App, *client.Client, func(), error) {
+	opts.Addr = "127.0.0.1:0"
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := app.Open(ctx, opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	addr, err := a.Listen()
+	if err != nil {
+		a.Close()
+		return nil, nil, nil, err
+	}
+	key, rec, err := auth.NewKey(store.RoleAdmin, "bench", time.Now())
+	if err == nil {
+		err = a.Store.CreateAPIKey(ctx, rec)
+	}
+	if err != nil {
+		a.Close()
+		return nil, nil, nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(runCtx) }()
+	return a, client.New("http://"+addr.String(), key), func() { cancel(); <-done }, nil
+}
+
+// progress returns a printf to w that does nothing when w is nil.
+func progress(w io.Writer) func(format string, args ...any) {
+	return func(format string, args ...any) {
+		if w != nil {
+			fmt.Fprintf(w, format+"\n", args...)
+		}
+	}
 }

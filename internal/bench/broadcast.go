@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/herald/herald/internal/app"
-	"github.com/herald/herald/internal/auth"
 	"github.com/herald/herald/internal/client"
 	"github.com/herald/herald/internal/event"
 	"github.com/herald/herald/internal/store"
@@ -56,34 +54,12 @@ func RunBroadcast(ctx context.Context, cfg BroadcastConfig) (BroadcastResult, er
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	say := func(format string, args ...any) {
-		if cfg.Progress != nil {
-			fmt.Fprintf(cfg.Progress, format+"\n", args...)
-		}
-	}
-	a, err := app.Open(ctx, app.Options{DataDir: filepath.Join(dir, "herald"), Addr: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	say := progress(cfg.Progress)
+	a, c, stop, err := startHerald(ctx, app.Options{DataDir: filepath.Join(dir, "herald")})
 	if err != nil {
 		return res, err
 	}
-	addr, err := a.Listen()
-	if err != nil {
-		a.Close()
-		return res, err
-	}
-	key, rec, err := auth.NewKey(store.RoleAdmin, "bench", time.Now())
-	if err == nil {
-		err = a.Store.CreateAPIKey(ctx, rec)
-	}
-	if err != nil {
-		a.Close()
-		return res, err
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx) }()
-	defer func() { stop(); <-done }()
-	c := client.New("http://"+addr.String(), key)
+	defer stop()
 
 	say("importing %d people over HTTP (%.0f%% with the inbox switched off)...", cfg.Users, cfg.OptedOut*100)
 	pr, pw := io.Pipe()
