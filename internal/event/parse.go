@@ -305,63 +305,40 @@ func checkAudience(p *problems, raw json.RawMessage, ev *Event) {
 
 // userList reads an optional array of user ids, dropping duplicates.
 func userList(p *problems, field string, raw json.RawMessage) []string {
-	if len(raw) == 0 || isNull(raw) {
-		return nil
-	}
-	var users []json.RawMessage
-	if json.Unmarshal(raw, &users) != nil {
-		p.add(field, "must be an array of user ids, got %s", jsonKind(raw))
-		return nil
-	}
-	if len(users) > MaxRecipients {
-		p.add(field, "has %d users; at most %d are allowed in one event (use topics for larger audiences)", len(users), MaxRecipients)
-		return nil
-	}
-	var out []string
-	seen := make(map[string]bool, len(users))
-	for i, u := range users {
-		f := fmt.Sprintf("%s[%d]", field, i)
-		var s string
-		if isNull(u) || json.Unmarshal(u, &s) != nil {
-			p.add(f, "must be a string, got %s", jsonKind(u))
-			continue
-		}
-		if msg := CheckUserID(s); msg != "" {
-			p.add(f, "%s", msg)
-			continue
-		}
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
+	return nameList(p, field, raw, "user ids", "users", MaxRecipients, " in one event (use topics for larger audiences)", CheckUserID)
 }
 
 // topicList reads an optional array of topic names, dropping duplicates.
 func topicList(p *problems, field string, raw json.RawMessage) []string {
+	return nameList(p, field, raw, "topic names", "topics", MaxTopics, "", CheckTopic)
+}
+
+// nameList reads an optional array of at most max strings that check
+// accepts, dropping duplicates; what and plural name the elements in
+// messages.
+func nameList(p *problems, field string, raw json.RawMessage, what, plural string, max int, hint string, check func(string) string) []string {
 	if len(raw) == 0 || isNull(raw) {
 		return nil
 	}
-	var topics []json.RawMessage
-	if json.Unmarshal(raw, &topics) != nil {
-		p.add(field, "must be an array of topic names, got %s", jsonKind(raw))
+	var items []json.RawMessage
+	if json.Unmarshal(raw, &items) != nil {
+		p.add(field, "must be an array of %s, got %s", what, jsonKind(raw))
 		return nil
 	}
-	if len(topics) > MaxTopics {
-		p.add(field, "has %d topics; at most %d are allowed", len(topics), MaxTopics)
+	if len(items) > max {
+		p.add(field, "has %d %s; at most %d are allowed%s", len(items), plural, max, hint)
 		return nil
 	}
 	var out []string
-	seen := map[string]bool{}
-	for i, t := range topics {
+	seen := make(map[string]bool, len(items))
+	for i, it := range items {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		var s string
-		if isNull(t) || json.Unmarshal(t, &s) != nil {
-			p.add(f, "must be a string, got %s", jsonKind(t))
+		if isNull(it) || json.Unmarshal(it, &s) != nil {
+			p.add(f, "must be a string, got %s", jsonKind(it))
 			continue
 		}
-		if msg := CheckTopic(s); msg != "" {
+		if msg := check(s); msg != "" {
 			p.add(f, "%s", msg)
 			continue
 		}
