@@ -111,43 +111,36 @@ type task struct {
 	err error
 	// skipped marks a device that already had the event.
 	skipped bool
+	// done is its stage's count of sends under way.
+	done *sync.WaitGroup
+}
+
+// stageJobs is how many jobs one pipeline stage handles: the next stage's
+// store lookups run while this one's messages are sent, and its records are
+// written while the next one's are sent.
+const stageJobs = 1000
+
+// stage is a slice of a Deliver call's jobs going through the pipeline.
+type stage struct {
+	jobs  []int // indices into the call's jobs
+	tasks []task
+	err   error // the store lookups failed: every job of the stage retries
+	sends sync.WaitGroup
 }
 
 // Deliver sends every job to its person's devices and returns one result
-// per job.
+// per job. Large calls are pipelined in stages of stageJobs: looking up
+// devices, sending, and recording overlap.
 func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Result {
 	results := make([]channel.Result, len(jobs))
 	if len(jobs) == 0 {
 		return results
 	}
-	fail := func(err error) []channel.Result {
-		for i := range results {
-			results[i].Err = err
-		}
-		return results
-	}
-	users := make([]string, 0, len(jobs))
-	seen := make(map[string]bool, len(jobs))
-	for _, j := range jobs {
-		if !seen[j.UserID] {
-			seen[j.UserID] = true
-			users = append(users, j.UserID)
-		}
-	}
-	devices, err := f.cfg.Store.DevicesFor(ctx, users, f.platforms...)
-	if err != nil {
-		return fail(fmt.Errorf("look up devices: %w", err))
-	}
-	byUser := make(map[string][]store.Device, len(users))
-	for _, d := range devices {
-		byUser[d.UserID] = append(byUser[d.UserID], d)
-	}
-	tasks := make([]task, 0, len(devices))
-	keys := make([]store.DeviceDeliveryKey, 0, len(devices))
 	// A job repeated in one call is sent once and shares the first's result.
 	type jobKey struct{ event, user string }
 	first := make(map[jobKey]int, len(jobs))
 	dup := map[int]int{}
+	uniq := make([]int, 0, len(jobs))
 	for i, j := range jobs {
 		k := jobKey{j.Event.ID, j.UserID}
 		if at, ok := first[k]; ok {
@@ -155,29 +148,121 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 			continue
 		}
 		first[k] = i
+		uniq = append(uniq, i)
+	}
+
+	// Stages are prepared one ahead; their sends share one pool of
+	// workers, so no worker idles at a stage's end; each stage is recorded,
+	// in order, once all its sends are done.
+	prepared := make(chan *stage, 1)
+	queued := make(chan *stage, 4)
+	todo := make(chan *task)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(prepared)
+		for lo := 0; lo < len(uniq); lo += stageJobs {
+			st := &stage{jobs: uniq[lo:min(lo+stageJobs, len(uniq))]}
+			st.tasks, st.err = f.prepare(ctx, jobs, st.jobs)
+			prepared <- st
+		}
+	})
+	for range min(f.cfg.Workers, len(uniq)*len(f.platforms)+1) {
+		wg.Go(func() {
+			for t := range todo {
+				if err := ctx.Err(); err != nil {
+					t.err = err
+				} else {
+					t.err = f.cfg.Senders[t.msg.Device.Platform].Send(ctx, t.msg)
+				}
+				t.done.Done()
+			}
+		})
+	}
+	wg.Go(func() {
+		for st := range queued {
+			st.sends.Wait()
+			if st.err == nil {
+				// Record what did get through even when ctx ended, so a
+				// redelivered batch skips it.
+				f.settle(context.WithoutCancel(ctx), st.tasks)
+			}
+			f.verdicts(jobs, st, results)
+		}
+	})
+	for st := range prepared {
+		for i := range st.tasks {
+			if t := &st.tasks[i]; !t.skipped {
+				t.done = &st.sends
+				st.sends.Add(1)
+				todo <- t
+			}
+		}
+		queued <- st
+	}
+	close(todo)
+	close(queued)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		for i := range results {
+			results[i].Err = err
+		}
+		return results
+	}
+	for i, at := range dup {
+		results[i] = results[at]
+	}
+	return results
+}
+
+// prepare looks up the devices of the jobs at idx and which of them
+// already have their event, and returns the sends to make.
+func (f *Fanout) prepare(ctx context.Context, jobs []channel.Job, idx []int) ([]task, error) {
+	users := make([]string, 0, len(idx))
+	seen := make(map[string]bool, len(idx))
+	for _, i := range idx {
+		if u := jobs[i].UserID; !seen[u] {
+			seen[u] = true
+			users = append(users, u)
+		}
+	}
+	devices, err := f.cfg.Store.DevicesFor(ctx, users, f.platforms...)
+	if err != nil {
+		return nil, fmt.Errorf("look up devices: %w", err)
+	}
+	byUser := make(map[string][]store.Device, len(users))
+	for _, d := range devices {
+		byUser[d.UserID] = append(byUser[d.UserID], d)
+	}
+	tasks := make([]task, 0, len(devices))
+	keys := make([]store.DeviceDeliveryKey, 0, len(devices))
+	for _, i := range idx {
+		j := jobs[i]
 		for _, d := range byUser[j.UserID] {
 			tasks = append(tasks, task{job: i, msg: Message{Event: j.Event, Device: d, ID: MessageID(j.Event.ID, d.ID), Attempt: j.Attempt}})
 			keys = append(keys, store.DeviceDeliveryKey{EventID: j.Event.ID, DeviceID: d.ID})
 		}
 	}
-	if len(tasks) > 0 {
-		done, err := f.cfg.Store.DeviceDelivered(ctx, keys)
-		if err != nil {
-			return fail(fmt.Errorf("look up device deliveries: %w", err))
-		}
-		for i := range tasks {
-			tasks[i].skipped = done[keys[i]]
-		}
-		f.send(ctx, tasks)
+	if len(tasks) == 0 {
+		return tasks, nil
 	}
-	if err := ctx.Err(); err != nil {
-		// Record what did get through, so the redelivered batch skips it.
-		f.settle(context.WithoutCancel(ctx), tasks)
-		return fail(err)
+	done, err := f.cfg.Store.DeviceDelivered(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("look up device deliveries: %w", err)
 	}
-	f.settle(ctx, tasks)
+	for i := range tasks {
+		tasks[i].skipped = done[keys[i]]
+	}
+	return tasks, nil
+}
 
-	// Per-job verdicts.
+// verdicts sets the result of each job of a stage from its devices'.
+func (f *Fanout) verdicts(jobs []channel.Job, st *stage, results []channel.Result) {
+	if st.err != nil {
+		for _, i := range st.jobs {
+			results[i].Err = st.err
+		}
+		return
+	}
 	type tally struct {
 		delivered, retired int
 		reasons            []string
@@ -185,9 +270,12 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 		wait               time.Duration
 		permErr            error
 	}
-	tallies := make([]tally, len(jobs))
-	for _, t := range tasks {
-		tl := &tallies[t.job]
+	tallies := make(map[int]*tally, len(st.jobs))
+	for _, i := range st.jobs {
+		tallies[i] = &tally{}
+	}
+	for _, t := range st.tasks {
+		tl := tallies[t.job]
 		switch reason, retired := IsRetire(t.err); {
 		case t.skipped || t.err == nil:
 			tl.delivered++
@@ -204,10 +292,7 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 			tl.retryErr = fmt.Errorf("%s device %s: %w", t.msg.Device.Platform, t.msg.Device.ID, t.err)
 		}
 	}
-	for i, j := range jobs {
-		if _, ok := dup[i]; ok {
-			continue
-		}
+	for _, i := range st.jobs {
 		tl := tallies[i]
 		switch {
 		case tl.retryErr != nil:
@@ -223,13 +308,9 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 		case tl.retired > 0:
 			results[i].Err = fmt.Errorf("%w: every device was retired (%s)", channel.ErrNoAddress, strings.Join(tl.reasons, "; "))
 		default:
-			results[i].Err = fmt.Errorf("%w: %s has no active %s device", channel.ErrNoAddress, j.UserID, f.platformList())
+			results[i].Err = fmt.Errorf("%w: %s has no active %s device", channel.ErrNoAddress, jobs[i].UserID, f.platformList())
 		}
 	}
-	for i, at := range dup {
-		results[i] = results[at]
-	}
-	return results
 }
 
 func (f *Fanout) platformList() string {
@@ -238,33 +319,6 @@ func (f *Fanout) platformList() string {
 		s[i] = string(p)
 	}
 	return strings.Join(s, " or ")
-}
-
-// send runs the tasks not skipped on at most Workers goroutines.
-func (f *Fanout) send(ctx context.Context, tasks []task) {
-	todo := make(chan int)
-	n := min(f.cfg.Workers, len(tasks))
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			for i := range todo {
-				t := &tasks[i]
-				if err := ctx.Err(); err != nil {
-					t.err = err
-					continue
-				}
-				s := f.cfg.Senders[t.msg.Device.Platform]
-				t.err = s.Send(ctx, t.msg)
-			}
-		})
-	}
-	for i := range tasks {
-		if !tasks[i].skipped {
-			todo <- i
-		}
-	}
-	close(todo)
-	wg.Wait()
 }
 
 // settle records the devices that got their event and retires the ones a
