@@ -497,15 +497,16 @@ func (s *Store) RecordBroadcastChunk(ctx context.Context, c store.BroadcastChunk
 // insertShared adds content-less inbox receipts for users, many rows per
 // statement: per-row statements cost more than the b-tree work here.
 func insertShared(ctx context.Context, tx *sql.Tx, eventID string, users []string, at time.Time) error {
-	row := `(?, ?, '', '', '', ?, 1)`
+	row := `(?, ?, ?, '', '', '', ?, 1)`
+	key := eventKey(eventID)
 	var full *sql.Stmt
 	for start := 0; start < len(users); start += sharedInboxRows {
 		chunk := users[start:min(start+sharedInboxRows, len(users))]
-		args := make([]any, 0, 3*len(chunk))
+		args := make([]any, 0, 4*len(chunk))
 		for _, u := range chunk {
-			args = append(args, u, eventID, nanos(at))
+			args = append(args, u, eventID, key, nanos(at))
 		}
-		q := `INSERT INTO inbox (user_id, event_id, message, urgency, title, created_at, shared) VALUES ` +
+		q := `INSERT INTO inbox (user_id, event_id, event_key, message, urgency, title, created_at, shared) VALUES ` +
 			strings.TrimSuffix(strings.Repeat(row+",", len(chunk)), ",")
 		var err error
 		if len(chunk) == sharedInboxRows {

