@@ -68,7 +68,7 @@ type bundle struct {
 	prov   *provider
 }
 
-func setup(t *testing.T, failRate float64) *bundle {
+func setup(t *testing.T, failRate float64, maxAttempts int) *bundle {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -86,7 +86,7 @@ func setup(t *testing.T, failRate float64) *bundle {
 		t.Fatal(err)
 	}
 	w := delivery.NewWorker(h, st, reg, delivery.Config{
-		MaxAttempts: 4,
+		MaxAttempts: maxAttempts,
 		Backoff:     func(int) time.Duration { return 20 * time.Millisecond },
 	}, slog.New(slog.DiscardHandler), nil)
 	runCtx, cancel := context.WithCancel(ctx)
@@ -148,7 +148,7 @@ func newEvent(id string) event.Event {
 
 func TestOutcomesRetriesAndDeadLetters(t *testing.T) {
 	t.Parallel()
-	b := setup(t, 0)
+	b := setup(t, 0, 4)
 	ev := newEvent("mixed")
 	b.send(t, ev, []string{"ok-1", "gone-1", "busy-1", "down-1"})
 	st := b.waitFinal(t, ev.ID, 4)
@@ -190,7 +190,9 @@ func TestOutcomesRetriesAndDeadLetters(t *testing.T) {
 // gets every notification delivered exactly once.
 func TestFlakyProviderDeliversEachOnce(t *testing.T) {
 	t.Parallel()
-	b := setup(t, 0.2)
+	// With 12 attempts a job fails for good with probability 0.2^12:
+	// about 4e-6 over the whole test.
+	b := setup(t, 0.2, 12)
 	const events, users = 20, 50
 	for e := range events {
 		ev := newEvent(fmt.Sprintf("flaky-%d", e))
