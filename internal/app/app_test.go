@@ -584,4 +584,39 @@ func TestPoisonEventIsDeadLetteredAndThePartitionMovesOn(t *testing.T) {
 	if len(dls) != 1 || string(dls[0].Message.Data) != "{not json" || !strings.Contains(dls[0].Reason, "undecodable event") {
 		t.Fatalf("dead letters = %+v, want the poison event with its reason", dls)
 	}
+	// Operators see it over HTTP and can replay it; a poison event comes
+	// straight back to the dead letters, and the partition still moves on.
+	var listed struct {
+		DeadLetters []struct {
+			Seq    uint64 `json:"seq"`
+			Topic  string `json:"topic"`
+			Reason string `json:"reason"`
+		} `json:"deadLetters"`
+	}
+	if err := b.admin.Do(ctx, http.MethodGet, "/v1/deadletters", "", nil, &listed); err != nil {
+		t.Fatal(err)
+	}
+	if len(listed.DeadLetters) != 1 || listed.DeadLetters[0].Topic != "events" {
+		t.Fatalf("GET /v1/deadletters = %+v", listed)
+	}
+	if err := b.admin.Do(ctx, http.MethodPost, fmt.Sprintf("/v1/deadletters/%d/replay", listed.DeadLetters[0].Seq), "", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	a2 := b.post(t, event.MediaCloudEvent, cloudEvent("after-replay", []string{"mia"}, "still delivered", nil))
+	b.waitCompleted(t, a2.ids[0])
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		dls, err = b.app.Hub.DeadLetters(ctx, 0, 10)
+		if err == nil && len(dls) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replayed poison event not dead-lettered again: %+v %v", dls, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	err = b.admin.Do(ctx, http.MethodPost, "/v1/deadletters/999/replay", "", nil, nil)
+	if ae, ok := err.(*client.APIError); !ok || ae.Status != 404 {
+		t.Fatalf("replaying an unknown dead letter: %v", err)
+	}
 }

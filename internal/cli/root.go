@@ -54,7 +54,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(
-		newServeCmd(), newKeysCmd(), newSendCmd(), newProduceCmd(), newPrefsCmd(), newTopicsCmd(), newUsersCmd(),
+		newServeCmd(), newKeysCmd(), newSendCmd(), newProduceCmd(), newPrefsCmd(), newTopicsCmd(), newUsersCmd(), newDLQCmd(),
 		newBenchCmd(), newVersionCmd(), newConfigCmd(),
 		newDevicesCmd(), newVapidCmd(),
 	)

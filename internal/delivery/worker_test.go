@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/herald/herald/internal/channel"
+	"github.com/herald/herald/internal/deadletter"
 	"github.com/herald/herald/internal/delivery"
 	"github.com/herald/herald/internal/event"
 	"github.com/herald/herald/internal/hub"
@@ -30,6 +31,8 @@ type provider struct {
 	delivered map[string]int // "event/user" -> successful deliveries
 	failRate  float64
 	rng       *rand.Rand
+	// recovered makes "down" recipients succeed from now on.
+	recovered bool
 }
 
 func newProvider(failRate float64) *provider {
@@ -50,7 +53,7 @@ func (p *provider) Deliver(_ context.Context, jobs []channel.Job) []channel.Resu
 			out[i].Err = channel.Permanent(errors.New("Unregistered"))
 		case strings.HasPrefix(j.UserID, "busy") && p.calls[k] == 1:
 			out[i].Err = channel.RetryAfter(200*time.Millisecond, errors.New("429 TooManyRequests"))
-		case strings.HasPrefix(j.UserID, "down"):
+		case strings.HasPrefix(j.UserID, "down") && !p.recovered:
 			out[i].Err = errors.New("503 ServiceUnavailable")
 		case p.failRate > 0 && p.rng.Float64() < p.failRate:
 			out[i].Err = errors.New("500 InternalServerError")
@@ -226,4 +229,57 @@ func TestFlakyProviderDeliversEachOnce(t *testing.T) {
 		t.Fatal("no delivery needed a retry: the provider did not fail")
 	}
 	t.Logf("%d of %d notifications needed retries", retried, events*users)
+}
+
+// TestReplayedDeadLetterIsDelivered: once the provider recovers, replaying
+// the dead-lettered batch delivers it; replaying again sends nothing twice.
+func TestReplayedDeadLetterIsDelivered(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0, 2)
+	ev := newEvent("replay")
+	b.send(t, ev, []string{"down-2", "ok-2"})
+	st := b.waitFinal(t, ev.ID, 2)
+	if st.Channels[prefs.Mobile].Outcomes[string(store.DeadLettered)] != 1 {
+		t.Fatalf("outcomes %v, want down-2 dead-lettered", st.Channels[prefs.Mobile].Outcomes)
+	}
+	dls, err := b.hub.DeadLetters(context.Background(), 0, 10)
+	if err != nil || len(dls) != 1 {
+		t.Fatalf("dead letters %+v %v", dls, err)
+	}
+	b.prov.mu.Lock()
+	b.prov.recovered = true
+	b.prov.mu.Unlock()
+	for range 2 {
+		if _, err := deadletter.Replay(context.Background(), b.hub, dls[0].Seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := b.store.EventStatus(context.Background(), ev.ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Channels[prefs.Mobile].Outcomes[string(store.Delivered)] == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replayed batch not delivered: %v", st.Channels[prefs.Mobile].Outcomes)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if lag, _ := b.hub.Lag(context.Background(), hub.TopicDeliveries, delivery.Group); lag.Pending != 0 {
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.prov.mu.Lock()
+	defer b.prov.mu.Unlock()
+	if n := b.prov.delivered[ev.ID+"/down-2"]; n != 1 {
+		t.Fatalf("down-2 delivered %d times after two replays, want 1", n)
+	}
+	if n := b.prov.delivered[ev.ID+"/ok-2"]; n != 1 {
+		t.Fatalf("ok-2 delivered %d times, want 1", n)
+	}
+	if _, err := deadletter.Replay(context.Background(), b.hub, 99); !errors.Is(err, deadletter.ErrNotFound) {
+		t.Fatalf("replaying an unknown dead letter: %v", err)
+	}
 }

@@ -79,6 +79,8 @@ func New(d Deps) *API {
 	a.handle("POST /v1/topics/{name}/members", admin, a.changeMembers)
 	a.handle("DELETE /v1/topics/{name}/members", admin, a.changeMembers)
 	a.handle("POST /v1/users:import", admin, a.importUsers)
+	a.handle("GET /v1/deadletters", admin, a.listDeadLetters)
+	a.handle("POST /v1/deadletters/{seq}/replay", admin, a.replayDeadLetter)
 	a.handle("GET /v1/users/{userId}/preferences", read, a.getPreferences)
 	a.handle("PUT /v1/users/{userId}/preferences", admin, a.putPreferences)
 	a.handle("PATCH /v1/users/{userId}/preferences", admin, a.patchPreferences)

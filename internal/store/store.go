@@ -154,8 +154,9 @@ type Store interface {
 	// person, channel).
 	RecordOutcomes(ctx context.Context, outcomes []DeliveryRecord) error
 	// FinalOutcomes returns which of users already have a final recorded
-	// outcome for (event, channel), so that a re-published batch sends
-	// nothing twice.
+	// outcome for (event, channel) other than dead_lettered, so that a
+	// re-published batch sends nothing twice while a replayed dead letter
+	// is tried again.
 	FinalOutcomes(ctx context.Context, eventID, channel string, users []string) (map[string]bool, error)
 	// EventStatus summarises an event; recipients lists at most
 	// recipientLimit delivery records. ErrNotFound if never planned.

@@ -538,7 +538,7 @@ func (s *Store) FinishBroadcast(ctx context.Context, eventID, state string, at t
 }
 
 // FinalOutcomes returns which users already have a final recorded outcome
-// for (event, channel).
+// for (event, channel), dead letters aside (replay retries them).
 func (s *Store) FinalOutcomes(ctx context.Context, eventID, channel string, users []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for start := 0; start < len(users); start += prefsBatch {
@@ -558,7 +558,7 @@ func (s *Store) FinalOutcomes(ctx context.Context, eventID, channel string, user
 				rows.Close()
 				return nil, err
 			}
-			if store.Outcome(o).Final() {
+			if oc := store.Outcome(o); oc.Final() && oc != store.DeadLettered {
 				out[u] = true
 			}
 		}
