@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,47 +12,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/herald/herald/internal/hub"
+	"github.com/herald/herald/internal/hub/hubtest"
 	"github.com/herald/herald/internal/hub/natshub"
 )
-
-// benchBatch is the Publish batch size of the benchmarks.
-const benchBatch = 500
-
-// benchPayload is a delivery-batch-sized payload.
-var benchPayload = make([]byte, 256)
-
-// benchMsgs returns n messages over many keys, with IDs like ingest sets.
-func benchMsgs(n int) []hub.Message {
-	out := make([]hub.Message, n)
-	for i := range out {
-		out[i] = hub.Message{Key: "user-" + strconv.Itoa(i%10007), ID: "evt-" + strconv.Itoa(i), Data: benchPayload}
-	}
-	return out
-}
-
-// publishAll publishes msgs in batches of benchBatch from writers goroutines.
-func publishAll(b *testing.B, h hub.Hub, msgs []hub.Message, writers int) {
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	per := (len(msgs) + writers - 1) / writers
-	for w := range writers {
-		part := msgs[min(w*per, len(msgs)):min((w+1)*per, len(msgs))]
-		wg.Go(func() {
-			for i := 0; i < len(part); i += benchBatch {
-				if err := h.Publish(ctx, hub.TopicEvents, part[i:min(i+benchBatch, len(part))]...); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-}
-
-func reportRate(b *testing.B, n int) {
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "msgs/s")
-}
 
 // BenchmarkPublish measures durable publishes in batches of 500 to the
 // embedded hub: one writer with the default sync interval, one writer with
@@ -69,13 +30,7 @@ func BenchmarkPublish(b *testing.B) {
 		{"writers=4", natshub.Options{}, 4},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			h := openEmbedded(b, b.TempDir(), bc.opts)
-			msgs := benchMsgs(b.N)
-			b.SetBytes(int64(len(benchPayload)))
-			b.ResetTimer()
-			publishAll(b, h, msgs, bc.writers)
-			b.StopTimer()
-			reportRate(b, b.N)
+			hubtest.BenchPublish(b, openEmbedded(b, b.TempDir(), bc.opts), bc.writers)
 		})
 	}
 }
@@ -94,39 +49,7 @@ func BenchmarkPublishConsume(b *testing.B) {
 		{"limits/writers=4", natshub.Options{Retention: natshub.RetentionLimits}, 4},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			h := openEmbedded(b, b.TempDir(), bc.opts)
-			msgs := benchMsgs(b.N)
-			var acked atomic.Int64
-			done := make(chan struct{})
-			ctx, cancel := context.WithCancel(context.Background())
-			consumed := make(chan error, 1)
-			b.SetBytes(int64(len(benchPayload)))
-			b.ResetTimer()
-			go func() {
-				consumed <- h.Consume(ctx, hub.TopicEvents, "bench", hub.ConsumeOptions{BatchSize: 500},
-					func(_ context.Context, batch []hub.Delivery) {
-						for _, d := range batch {
-							if err := d.Ack(); err != nil {
-								b.Error(err)
-							}
-						}
-						if acked.Add(int64(len(batch))) == int64(b.N) {
-							close(done)
-						}
-					})
-			}()
-			publishAll(b, h, msgs, bc.writers)
-			select {
-			case <-done:
-			case <-time.After(5 * time.Minute):
-				b.Fatalf("consumed %d of %d", acked.Load(), b.N)
-			}
-			b.StopTimer()
-			reportRate(b, b.N)
-			cancel()
-			if err := <-consumed; err != nil {
-				b.Fatal(err)
-			}
+			hubtest.BenchPublishConsume(b, openEmbedded(b, b.TempDir(), bc.opts), bc.writers, false)
 		})
 	}
 }
@@ -163,7 +86,7 @@ func BenchmarkRawJetStream(b *testing.B) {
 	}
 	publish := func(b *testing.B, js jetstream.JetStream) {
 		for i := 0; i < b.N; i++ {
-			m := &nats.Msg{Subject: "raw." + strconv.Itoa(i%partitions), Data: benchPayload, Header: nats.Header{}}
+			m := &nats.Msg{Subject: "raw." + strconv.Itoa(i%partitions), Data: hubtest.BenchPayload, Header: nats.Header{}}
 			m.Header.Set(jetstream.MsgIDHeader, "evt-"+strconv.Itoa(i))
 			for {
 				_, err := js.PublishMsgAsync(m)
@@ -184,17 +107,17 @@ func BenchmarkRawJetStream(b *testing.B) {
 	}
 	b.Run("publish", func(b *testing.B) {
 		js, _ := setup(b)
-		b.SetBytes(int64(len(benchPayload)))
+		b.SetBytes(int64(len(hubtest.BenchPayload)))
 		b.ResetTimer()
 		publish(b, js)
 		b.StopTimer()
-		reportRate(b, b.N)
+		hubtest.ReportRate(b, b.N)
 	})
 	b.Run("publish_consume", func(b *testing.B) {
 		js, st := setup(b)
 		var acked atomic.Int64
 		done := make(chan struct{})
-		b.SetBytes(int64(len(benchPayload)))
+		b.SetBytes(int64(len(hubtest.BenchPayload)))
 		b.ResetTimer()
 		for p := range partitions {
 			c, err := st.CreateOrUpdateConsumer(context.Background(), jetstream.ConsumerConfig{
@@ -222,6 +145,6 @@ func BenchmarkRawJetStream(b *testing.B) {
 			b.Fatalf("consumed %d of %d", acked.Load(), b.N)
 		}
 		b.StopTimer()
-		reportRate(b, b.N)
+		hubtest.ReportRate(b, b.N)
 	})
 }
