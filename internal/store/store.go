@@ -42,6 +42,10 @@ const (
 // Final reports whether no further attempt will change the outcome.
 func (o Outcome) Final() bool { return o != Retrying && o != Deferred }
 
+// Done reports whether a resend must leave the delivery alone: it is final
+// and not dead-lettered (replaying a dead letter exists to try again).
+func (o Outcome) Done() bool { return o.Final() && o != DeadLettered }
+
 // DeliveryRecord is the outcome of one (event, person, channel).
 type DeliveryRecord struct {
 	EventID  string

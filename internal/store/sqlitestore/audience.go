@@ -558,7 +558,7 @@ func (s *Store) FinalOutcomes(ctx context.Context, eventID, channel string, user
 				rows.Close()
 				return nil, err
 			}
-			if oc := store.Outcome(o); oc.Final() && oc != store.DeadLettered {
+			if store.Outcome(o).Done() {
 				out[u] = true
 			}
 		}
