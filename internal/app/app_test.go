@@ -130,21 +130,39 @@ type statusDoc struct {
 	} `json:"recipients"`
 }
 
+// eventually polls cond until it holds, failing the test with what (and
+// cond's last word on why not) after within.
+func eventually(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %s", what, within, why)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// pollStatus reads event id's status through c into out until done says it
+// is what the test waits for.
+func pollStatus(t *testing.T, c *client.Client, id string, within time.Duration, out any, done func() bool) {
+	t.Helper()
+	eventually(t, within, "status of event "+id, func() (bool, string) {
+		err := c.Do(context.Background(), http.MethodGet, "/v1/events/"+id, "", nil, out)
+		return err == nil && done(), fmt.Sprintf("%+v, err %v", out, err)
+	})
+}
+
 // waitCompleted polls an event's status until nothing is pending.
 func (b *bundle) waitCompleted(t *testing.T, id string) statusDoc {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var st statusDoc
-		err := b.reader.Do(context.Background(), http.MethodGet, "/v1/events/"+id, "", nil, &st)
-		if err == nil && st.State == "completed" {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("event %s not completed in time: %+v, err %v", id, st, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var st statusDoc
+	pollStatus(t, b.reader, id, 10*time.Second, &st, func() bool { return st.State == "completed" })
+	return st
 }
 
 func (b *bundle) post(t *testing.T, contentType string, body []byte) ingestAnswer {
@@ -604,17 +622,10 @@ func TestPoisonEventIsDeadLetteredAndThePartitionMovesOn(t *testing.T) {
 	}
 	a2 := b.post(t, event.MediaCloudEvent, cloudEvent("after-replay", []string{"mia"}, "still delivered", nil))
 	b.waitCompleted(t, a2.ids[0])
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually(t, 10*time.Second, "the replayed poison event dead-lettered again", func() (bool, string) {
 		dls, err = b.app.Hub.DeadLetters(ctx, 0, 10)
-		if err == nil && len(dls) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replayed poison event not dead-lettered again: %+v %v", dls, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err == nil && len(dls) == 2, fmt.Sprintf("%+v %v", dls, err)
+	})
 	err = b.admin.Do(ctx, http.MethodPost, "/v1/deadletters/999/replay", "", nil, nil)
 	if ae, ok := err.(*client.APIError); !ok || ae.Status != 404 {
 		t.Fatalf("replaying an unknown dead letter: %v", err)

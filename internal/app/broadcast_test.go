@@ -48,18 +48,9 @@ type broadcastStatus struct {
 
 func (b *bundle) waitBroadcast(t *testing.T, id string) broadcastStatus {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var st broadcastStatus
-		err := b.reader.Do(context.Background(), http.MethodGet, "/v1/events/"+id, "", nil, &st)
-		if err == nil && st.Broadcast != nil && st.Broadcast.State != "running" {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("broadcast %s not done: %+v, %v", id, st, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var st broadcastStatus
+	pollStatus(t, b.reader, id, 30*time.Second, &st, func() bool { return st.Broadcast != nil && st.Broadcast.State != "running" })
+	return st
 }
 
 // inboxHas reports whether user's inbox holds event id.
@@ -280,18 +271,10 @@ func TestCancelBroadcast(t *testing.T) {
 	b.importCSV(t, csv.String())
 	a := b.post(t, event.MediaCloudEvent, broadcastEvent("bc-cancel", map[string]any{"all": true}, nil))
 	// Cancel once some people have it.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var st broadcastStatus
-		err := b.reader.Do(context.Background(), http.MethodGet, "/v1/events/"+a.ids[0], "", nil, &st)
-		if err == nil && st.Broadcast != nil && st.Broadcast.Recipients >= 500 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the broadcast did not start: %+v %v", st, err)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	var started broadcastStatus
+	pollStatus(t, b.reader, a.ids[0], 10*time.Second, &started, func() bool {
+		return started.Broadcast != nil && started.Broadcast.Recipients >= 500
+	})
 	if err := b.producer.Do(context.Background(), http.MethodDelete, "/v1/events/"+a.ids[0], "", nil, nil); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}

@@ -143,18 +143,9 @@ func (b *pushBundle) sendWithin(t *testing.T, wait time.Duration, id string, use
 		t.Fatalf("post event: %v %+v", err, resp)
 	}
 	evID := resp.Accepted[0].ID
-	deadline := time.Now().Add(wait)
-	for {
-		var st map[string]any
-		err := b.reader.Do(context.Background(), http.MethodGet, "/v1/events/"+evID, "", nil, &st)
-		if err == nil && st["state"] == "completed" {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("event %s not completed: %v %v", evID, st, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var st map[string]any
+	pollStatus(t, b.reader, evID, wait, &st, func() bool { return st["state"] == "completed" })
+	return st
 }
 
 func outcomes(st map[string]any, ch string) map[string]any {
