@@ -58,7 +58,16 @@ func NewWorker(h hub.Hub, st store.Store, reg *channel.Registry, cfg Config, log
 }
 
 // Run consumes delivery batches until ctx ends.
+//
+// The worker counts a batch's attempts itself (in the batch) and records
+// the outcome when they run out. The hub also counts deliveries of one
+// message (a wait for NotBefore, a timeout under load) and would dead-letter
+// on its own, without the worker recording why; so the hub's limit is kept
+// well above the worker's, as a backstop for a batch that keeps crashing its
+// consumer.
 func (w *Worker) Run(ctx context.Context, opts hub.ConsumeOptions) error {
+	opts = opts.WithDefaults()
+	opts.MaxAttempts = max(opts.MaxAttempts, 3*w.cfg.MaxAttempts)
 	return w.hub.Consume(ctx, hub.TopicDeliveries, Group, opts, w.handle)
 }
 
