@@ -141,6 +141,8 @@ type APIKey struct {
 // use. Writes that may be repeated after a crash are idempotent.
 type Store interface {
 	Audiences
+	Conversations
+	Transcripts
 
 	// LoadPreferences returns the preferences of every user in ids, creating
 	// and storing the default record for users seen for the first time.

@@ -46,6 +46,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"MarkRead", markReadSpecs},
 		{"APIKeys", apiKeySpecs},
 		{"Devices", deviceSpecs},
+		{"Conversations", conversationSpecs},
+		{"Transcripts", transcriptSpecs},
 		{"Ping", []spec{{"AnswersWhenOpen", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
