@@ -67,8 +67,8 @@ func New(t testing.TB, channels ...string) *Identity {
 				continue
 			}
 			keys = append(keys, map[string]any{"kty": "RSA", "use": "sig", "kid": k.ID,
-				"n": base64.RawURLEncoding.EncodeToString(k.Private.N.Bytes()),
-				"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.Private.E)).Bytes()),
+				"n":            base64.RawURLEncoding.EncodeToString(k.Private.N.Bytes()),
+				"e":            base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.Private.E)).Bytes()),
 				"endorsements": k.Endorsements})
 		}
 		writeJSON(w, map[string]any{"keys": keys})
