@@ -66,6 +66,22 @@ func (e *RetryAfterError) Unwrap() error { return e.Err }
 // RetryAfter wraps err with the delay a provider asked for.
 func RetryAfter(d time.Duration, err error) error { return &RetryAfterError{Err: err, After: d} }
 
+// PostponedError says a job was not attempted because the channel's own
+// rate limits would hold it longer than one delivery call should take; the
+// worker schedules it again after After without counting an attempt and
+// records it as deferred meanwhile.
+type PostponedError struct {
+	After  time.Duration
+	Reason string
+}
+
+func (e *PostponedError) Error() string {
+	return fmt.Sprintf("postponed %s: %s", e.After.Round(time.Millisecond), e.Reason)
+}
+
+// Postpone says a job waits for the channel's rate limits for d.
+func Postpone(d time.Duration, reason string) error { return &PostponedError{After: d, Reason: reason} }
+
 // ErrNoAddress is returned (wrapped) for a person with no usable address
 // on the channel: no registered device, no stored conversation. It is
 // recorded as the outcome "unreachable", not as a failure.

@@ -133,13 +133,21 @@ func (w *Worker) deliver(ctx context.Context, d hub.Delivery) error {
 	}
 	done := w.cfg.Now()
 	retry := Batch{Channel: b.Channel, Attempt: b.Attempt + 1}
-	var wait time.Duration
+	// later holds jobs the channel postponed for its own rate limits: they
+	// were not attempted, so they keep their attempt number.
+	later := Batch{Channel: b.Channel, Attempt: b.Attempt, LastError: b.LastError}
+	var wait, laterWait time.Duration
 	var lastErr error
 	for i, j := range jobs {
 		rec := store.DeliveryRecord{EventID: j.Event.ID, UserID: j.UserID, Channel: b.Channel, Attempts: b.Attempt, At: done}
 		err := results[i].Err
 		var ra *channel.RetryAfterError
+		var pp *channel.PostponedError
 		switch {
+		case errors.As(err, &pp):
+			rec.Outcome, rec.Reason = store.Deferred, pp.Reason
+			laterWait = max(laterWait, pp.After)
+			later.add(j)
 		case err == nil:
 			rec.Outcome = store.Delivered
 			if w.metrics != nil {
@@ -158,6 +166,16 @@ func (w *Worker) deliver(ctx context.Context, d hub.Delivery) error {
 			retry.add(j)
 		}
 		outcomes = append(outcomes, rec)
+	}
+	if len(later.Items) > 0 {
+		later.NotBefore = done.Add(laterWait)
+		msgs, err := Encode(later)
+		if err != nil {
+			return err
+		}
+		if err := w.hub.Publish(ctx, hub.TopicDeliveries, msgs...); err != nil {
+			return fmt.Errorf("publish postponed batch: %w", err)
+		}
 	}
 	if len(retry.Items) > 0 {
 		if wait == 0 {
