@@ -1,0 +1,238 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/herald/herald/internal/event"
+	"github.com/herald/herald/internal/store"
+)
+
+// DefaultInboxLimit is the page size ListInbox uses when the query's Limit
+// is not positive.
+const DefaultInboxLimit = 50
+
+const inboxColumns = `seq, user_id, event_id, title, message, category, urgency, actions, data, locale, expires_at, created_at, read_at, shared`
+
+// inboxCopyColumns are the columns RecordPlans copies into the inbox.
+var inboxCopyColumns = []string{"user_id", "seq", "event_id", "title", "message", "category", "urgency", "actions", "data", "locale", "expires_at", "created_at"}
+
+// inboxRow is an inbox item to add, with its JSON columns encoded.
+type inboxRow struct {
+	item          store.InboxItem
+	actions, data []byte
+}
+
+// encodeInbox checks a plan's items and encodes their JSON columns. It
+// returns the items to add as RecordPlans returns them: ID is the event id,
+// CreatedAt is now where it was zero (to the microsecond, as stored), and a
+// user repeated within the plan gets the item once.
+func encodeInbox(items []store.InboxItem) ([]inboxRow, error) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	rows := make([]inboxRow, 0, len(items))
+	seen := make(map[string]bool, len(items))
+	for i := range items {
+		it := items[i]
+		if it.UserID == "" || (it.EventID == "" && it.ID == "") {
+			return nil, fmt.Errorf("inbox item %d needs a user id and an event id", i)
+		}
+		var r inboxRow
+		if len(it.Actions) > 0 {
+			b, err := json.Marshal(it.Actions)
+			if err != nil {
+				return nil, fmt.Errorf("actions of event %s: %w", it.EventID, err)
+			}
+			r.actions = b
+		}
+		if len(it.Data) > 0 {
+			r.data = it.Data
+		}
+		if seen[it.UserID] {
+			continue
+		}
+		seen[it.UserID] = true
+		if it.EventID == "" {
+			it.EventID = it.ID
+		}
+		it.ID = it.EventID
+		if it.CreatedAt.IsZero() {
+			it.CreatedAt = now
+		}
+		r.item = it
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// copyInbox adds rows, whose seqs are set, with one COPY.
+func copyInbox(ctx context.Context, tx pgx.Tx, rows []inboxRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"inbox"}, inboxCopyColumns, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+		it, r := &rows[i].item, &rows[i]
+		return []any{it.UserID, it.Seq, it.EventID, it.Title, it.Message, it.Category, string(it.Urgency),
+			r.actions, r.data, it.Locale, it.ExpiresAt, it.CreatedAt}, nil
+	}))
+	if err != nil {
+		return fmt.Errorf("inbox: %w", err)
+	}
+	return nil
+}
+
+// listInboxSQL is the page query: its parameters are the user, the cursor
+// when paged, and the limit.
+func listInboxSQL(paged, unreadOnly bool) string {
+	q := `SELECT ` + inboxColumns + ` FROM inbox WHERE user_id = $1`
+	limit := "$2"
+	if paged {
+		q += ` AND seq < $2`
+		limit = "$3"
+	}
+	if unreadOnly {
+		q += ` AND read_at IS NULL`
+	}
+	return q + ` ORDER BY seq DESC LIMIT ` + limit
+}
+
+const unreadCountSQL = `SELECT count(*) FROM inbox WHERE user_id = $1 AND read_at IS NULL`
+
+const markReadSQL = `UPDATE inbox SET read_at = coalesce(read_at, $1) WHERE user_id = $2 AND event_id = $3 RETURNING ` + inboxColumns
+
+// ListInbox returns a page of an inbox, newest first. A Limit that is not
+// positive means DefaultInboxLimit.
+func (s *Store) ListInbox(ctx context.Context, q store.InboxQuery) ([]store.InboxItem, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultInboxLimit
+	}
+	args := []any{q.UserID}
+	if q.Before > 0 {
+		args = append(args, q.Before)
+	}
+	args = append(args, limit)
+	rows, err := s.pool.Query(ctx, listInboxSQL(q.Before > 0, q.UnreadOnly), args...)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: list inbox of %q: %w", q.UserID, err)
+	}
+	defer rows.Close()
+	out := make([]store.InboxItem, 0, min(limit, 64))
+	var sharedAt []int
+	for rows.Next() {
+		it, shared, err := scanInbox(rows)
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: list inbox of %q: %w", q.UserID, err)
+		}
+		if shared {
+			sharedAt = append(sharedAt, len(out))
+		}
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: list inbox of %q: %w", q.UserID, err)
+	}
+	if err := s.fillShared(ctx, out, sharedAt); err != nil {
+		return nil, fmt.Errorf("pgstore: list inbox of %q: %w", q.UserID, err)
+	}
+	return out, nil
+}
+
+// UnreadCount counts a person's unread notifications.
+func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, unreadCountSQL, userID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("pgstore: unread count of %q: %w", userID, err)
+	}
+	return n, nil
+}
+
+// MarkRead marks one notification read and returns it. Marking twice keeps
+// the first time; a zero at means now.
+func (s *Store) MarkRead(ctx context.Context, userID, notificationID string, at time.Time) (store.InboxItem, error) {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	it, shared, err := scanInbox(s.pool.QueryRow(ctx, markReadSQL, at, userID, notificationID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.InboxItem{}, fmt.Errorf("pgstore: notification %s is not in the inbox of %q: %w", notificationID, userID, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.InboxItem{}, fmt.Errorf("pgstore: mark %s read for %q: %w", notificationID, userID, err)
+	}
+	if shared {
+		items := []store.InboxItem{it}
+		if err := s.fillShared(ctx, items, []int{0}); err != nil {
+			return store.InboxItem{}, fmt.Errorf("pgstore: mark %s read for %q: %w", notificationID, userID, err)
+		}
+		it = items[0]
+	}
+	return it, nil
+}
+
+// scanInbox reads one inbox row; shared reports a broadcast receipt whose
+// content is still to be filled in from its broadcast.
+func scanInbox(row pgx.Row) (it store.InboxItem, shared bool, err error) {
+	var (
+		urgency          string
+		actions, data    []byte
+		expires, created *time.Time
+		read             *time.Time
+	)
+	err = row.Scan(&it.Seq, &it.UserID, &it.EventID, &it.Title, &it.Message, &it.Category, &urgency,
+		&actions, &data, &it.Locale, &expires, &created, &read, &shared)
+	if err != nil {
+		return it, false, err
+	}
+	it.ID = it.EventID
+	it.Urgency = event.Urgency(urgency)
+	if actions != nil {
+		if err := json.Unmarshal(actions, &it.Actions); err != nil {
+			return it, false, fmt.Errorf("actions of (%s, %s): %w", it.UserID, it.EventID, err)
+		}
+	}
+	if data != nil {
+		it.Data = json.RawMessage(data)
+	}
+	it.ExpiresAt = fromTSPtr(expires)
+	it.CreatedAt = fromTS(created)
+	it.ReadAt = fromTSPtr(read)
+	return it, shared, nil
+}
+
+// fillShared fills the content of the broadcast receipts at positions at of
+// items from their broadcasts, which hold it once for everyone.
+func (s *Store) fillShared(ctx context.Context, items []store.InboxItem, at []int) error {
+	for _, i := range at {
+		n, err := s.broadcastNotification(ctx, items[i].EventID)
+		if err != nil {
+			return err
+		}
+		it := &items[i]
+		it.Title, it.Message, it.Category, it.Urgency = n.Title, n.Message, n.Category, n.Urgency
+		it.Actions, it.Data, it.Locale, it.ExpiresAt = n.Actions, n.Data, n.Locale, n.ExpiresAt
+	}
+	return nil
+}
+
+// broadcastNotification returns a broadcast's notification, cached: a
+// broadcast's content never changes and every recipient reads the same.
+func (s *Store) broadcastNotification(ctx context.Context, eventID string) (event.Notification, error) {
+	if n, ok := s.shared.Load(eventID); ok {
+		return n.(event.Notification), nil
+	}
+	var doc []byte
+	if err := s.pool.QueryRow(ctx, `SELECT doc FROM broadcasts WHERE event_id = $1`, eventID).Scan(&doc); err != nil {
+		return event.Notification{}, fmt.Errorf("content of broadcast %s: %w", eventID, err)
+	}
+	var ev event.Event
+	if err := json.Unmarshal(doc, &ev); err != nil {
+		return event.Notification{}, fmt.Errorf("content of broadcast %s: %w", eventID, err)
+	}
+	s.shared.Store(eventID, ev.Notification)
+	return ev.Notification, nil
+}
