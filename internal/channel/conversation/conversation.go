@@ -44,16 +44,35 @@ func (s ConnectorSender) Send(ctx context.Context, ref store.ConversationRef, a 
 	return s.Client.SendToConversation(ctx, ref.ServiceURL, ref.ConversationID, a)
 }
 
+// Router sends into herald's own Direct Line conversations in process and
+// into every other conversation through the Connector.
+type Router struct {
+	// Connector sends into conversations of other channels.
+	Connector Sender
+	// Local, with LocalServiceURL, sends into conversations whose
+	// serviceUrl is herald's own Direct Line.
+	Local           Sender
+	LocalServiceURL string
+}
+
+// Send implements Sender.
+func (r Router) Send(ctx context.Context, ref store.ConversationRef, a activity.Activity) (string, error) {
+	if r.Local != nil && r.LocalServiceURL != "" &&
+		strings.TrimSuffix(ref.ServiceURL, "/") == strings.TrimSuffix(r.LocalServiceURL, "/") {
+		return r.Local.Send(ctx, ref, a)
+	}
+	if r.Connector == nil {
+		return "", channel.Permanent(fmt.Errorf("no Connector configured for service URL %s", ref.ServiceURL))
+	}
+	return r.Connector.Send(ctx, ref, a)
+}
+
 // Config configures the channel.
 type Config struct {
 	// Store holds the conversation references and the sent records.
 	Store store.Store
-	// Connector sends into conversations of other channels.
-	Connector Sender
-	// Local, with LocalServiceURL, sends into conversations whose
-	// serviceUrl is herald's own Direct Line, in process.
-	Local           Sender
-	LocalServiceURL string
+	// Sender writes into conversations, usually a Router.
+	Sender Sender
 	// Limits are the rates kept to; zero means Teams' defaults.
 	Limits Limits
 	// MaxWait is the longest a send waits for the limits inside one
@@ -81,7 +100,7 @@ func New(cfg Config) (*Channel, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("conversation: a store is required")
 	}
-	if cfg.Connector == nil && cfg.Local == nil {
+	if cfg.Sender == nil {
 		return nil, errors.New("conversation: no sender configured")
 	}
 	if cfg.MaxWait <= 0 {
@@ -230,16 +249,7 @@ func (c *Channel) sendOne(ctx context.Context, j channel.Job, s *send) {
 			return
 		}
 	}
-	sender := c.cfg.Connector
-	if c.cfg.Local != nil && c.cfg.LocalServiceURL != "" &&
-		strings.TrimSuffix(s.ref.ServiceURL, "/") == strings.TrimSuffix(c.cfg.LocalServiceURL, "/") {
-		sender = c.cfg.Local
-	}
-	if sender == nil {
-		s.err = channel.Permanent(fmt.Errorf("no sender for service URL %s", s.ref.ServiceURL))
-		return
-	}
-	_, s.err = sender.Send(ctx, s.ref, Render(j.Event, s.ref))
+	_, s.err = c.cfg.Sender.Send(ctx, s.ref, Render(j.Event, s.ref))
 }
 
 // verdicts turns each job's sends into its result, retiring references the

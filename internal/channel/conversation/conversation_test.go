@@ -40,7 +40,7 @@ func setup(t *testing.T, edit func(*conversation.Config)) *fixture {
 	peer := connectortest.New(t)
 	peer.Token = "bot-token-1"
 	tokens := bfauth.NewTokenSource(bfauth.TokenConfig{AppID: "app", AppPassword: "pw", TokenURL: id.TokenURL()})
-	cfg := conversation.Config{Store: st, Connector: conversation.ConnectorSender{Client: connector.New(nil, tokens, "herald-test")}}
+	cfg := conversation.Config{Store: st, Sender: conversation.Router{Connector: conversation.ConnectorSender{Client: connector.New(nil, tokens, "herald-test")}}}
 	if edit != nil {
 		edit(&cfg)
 	}
