@@ -18,8 +18,12 @@ build: ## build bin/herald
 demo: build ## run herald with embedded defaults and show a notification arriving
 	@BIN=$(BIN) scripts/demo.sh
 
+.PHONY: node-deps
+node-deps: ## npm ci the Node clients the tests drive (Direct Line); skipped when their lock is unchanged
+	@scripts/node-deps.sh
+
 .PHONY: test
-test: ## run every test, with the race detector (needs PostgreSQL and NATS on their local ports)
+test: node-deps ## run every test, with the race detector (needs PostgreSQL and NATS on their local ports)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 

@@ -1,0 +1,113 @@
+// Drives herald's Direct Line server with the official DirectLineJS client,
+// as a browser's Web Chat would: connect over the WebSocket, post a message,
+// receive its echo and the bot's reply; disconnect, let the bot write while
+// nobody listens, reconnect from the watermark and receive only what was
+// missed. Run by node_test.go with:
+//   DL_DOMAIN   http://127.0.0.1:PORT/v3/directline
+//   DL_TOKEN    a token from POST /tokens/generate for user "alice"
+//   DL_CONTROL  a URL that makes the test's bot Send {conversationId, text}
+// Exits 0 and prints "directlinejs: ok" on success.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const { DOMAIN, TOKEN, CONTROL } = { DOMAIN: process.env.DL_DOMAIN, TOKEN: process.env.DL_TOKEN, CONTROL: process.env.DL_CONTROL };
+if (!DOMAIN || !TOKEN || !CONTROL) {
+  console.error('set DL_DOMAIN, DL_TOKEN and DL_CONTROL');
+  process.exit(2);
+}
+
+// DirectLineJS needs a browser's XMLHttpRequest and WebSocket (its README:
+// "Using from within a Node environment"); Node 20 has neither. The
+// WebSocket counts the activity frames it receives, to prove the stream
+// (not polling) carried them.
+const NodeWebSocket = require('ws');
+const stats = { opened: 0, frames: 0 };
+class CountingWebSocket extends NodeWebSocket {
+  constructor(url, ...rest) {
+    super(url, ...rest);
+    stats.opened++;
+    this.addEventListener('message', (m) => { if (m.data && String(m.data).length > 0) stats.frames++; });
+  }
+}
+globalThis.WebSocket = CountingWebSocket;
+globalThis.XMLHttpRequest = require('xhr2');
+const { DirectLine, ConnectionStatus } = require('botframework-directlinejs');
+
+const log = (...a) => console.log('directlinejs:', ...a);
+const fail = (msg) => { console.error('directlinejs: FAIL:', msg); process.exit(1); };
+setTimeout(() => fail('the scenario did not finish within 45 s'), 45_000);
+
+// watch collects a client's activities and resolves waits on them.
+function watch(dl) {
+  const seen = [];
+  const waiters = [];
+  const sub = dl.activity$.subscribe(
+    (a) => {
+      seen.push(a);
+      for (const w of [...waiters]) if (w.pred(a)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(a); }
+    },
+    (err) => fail('activity$ failed: ' + (err && (err.message || err.type || err))),
+  );
+  const waitFor = (what, pred, ms = 10_000) => {
+    const found = seen.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => fail(`no ${what} within ${ms} ms; seen: ${JSON.stringify(seen)}`), ms);
+      waiters.push({ pred, resolve: (a) => { clearTimeout(timer); resolve(a); } });
+    });
+  };
+  return { seen, sub, waitFor };
+}
+
+const post = (dl, activity) => new Promise((resolve) => {
+  dl.postActivity(activity).subscribe(
+    (id) => (id === 'retry' ? fail('postActivity answered "retry"') : resolve(id)),
+    (err) => fail('postActivity failed: ' + (err && (err.status || err.message))),
+  );
+});
+
+// 1. Connect, post, receive the echo and the reply over the WebSocket.
+const dl1 = new DirectLine({ domain: DOMAIN, token: TOKEN, webSocket: true });
+const status1 = dl1.connectionStatus$.subscribe((s) => { if (s === ConnectionStatus.FailedToConnect || s === ConnectionStatus.ExpiredToken) fail('connection status ' + ConnectionStatus[s]); });
+const w1 = watch(dl1);
+const id = await post(dl1, {
+  type: 'message', text: 'hello', from: { id: 'alice', name: 'Alice' },
+  channelData: { clientActivityID: 'node-client-1' },
+});
+const echo = await w1.waitFor('echo of the posted message', (a) => a.id === id);
+if (!echo.channelData || echo.channelData.clientActivityID !== 'node-client-1') fail('the echo lost channelData.clientActivityID: ' + JSON.stringify(echo));
+const reply = await w1.waitFor('bot reply', (a) => a.text === 'echo: hello');
+if (reply.replyToId !== id || reply.from.role !== 'bot') fail('unexpected reply ' + JSON.stringify(reply));
+if (stats.opened < 1 || stats.frames < 1) fail(`activities did not come over the WebSocket (sockets ${stats.opened}, frames ${stats.frames})`);
+const conversationId = dl1.conversationId;
+const watermark = dl1.watermark;
+const token = dl1.token;
+log(`connected to ${conversationId}, posted ${id}, got the echo and the reply over the socket; watermark ${watermark}`);
+
+// 2. Disconnect; the bot writes while nobody listens.
+status1.unsubscribe();
+w1.sub.unsubscribe();
+dl1.end();
+const res = await fetch(CONTROL, {
+  method: 'POST', headers: { 'Content-Type': 'application/json' },
+  body: JSON.stringify({ conversationId, text: 'while you were away' }),
+});
+if (!res.ok) fail('control send: ' + res.status);
+const { ids } = await res.json();
+log('the bot sent', ids[0], 'while disconnected');
+
+// 3. Reconnect from the watermark: only the missed message arrives.
+const framesBefore = stats.frames;
+const dl2 = new DirectLine({ domain: DOMAIN, token, conversationId, watermark, webSocket: true });
+const status2 = dl2.connectionStatus$.subscribe((s) => { if (s === ConnectionStatus.FailedToConnect || s === ConnectionStatus.ExpiredToken || s === ConnectionStatus.Ended) fail('reconnect status ' + ConnectionStatus[s]); });
+const w2 = watch(dl2);
+const missed = await w2.waitFor('the missed message', (a) => a.text === 'while you were away');
+if (missed.id !== ids[0]) fail(`missed message id ${missed.id}, want ${ids[0]}`);
+if (w2.seen[0] !== missed) fail('the reconnected stream replayed what was before the watermark: ' + JSON.stringify(w2.seen[0]));
+if (stats.frames <= framesBefore) fail('the missed message did not come over the WebSocket');
+log(`reconnected with watermark ${watermark} and received ${missed.id}; now at watermark ${dl2.watermark}`);
+status2.unsubscribe();
+w2.sub.unsubscribe();
+dl2.end();
+log('ok');
+process.exit(0);
