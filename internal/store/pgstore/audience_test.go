@@ -178,7 +178,7 @@ func audienceScript(t *testing.T, s store.Store) []string {
 
 	chunk := store.BroadcastChunk{EventID: ev.ID, From: "", To: "bob", Recipients: 2,
 		Counts: store.Counts{"inbox": {"delivered": 2}, "mobile": {store.Queued: 1, "skipped_preference": 1}},
-		Inbox: []string{"alice", "bob"}, At: at}
+		Inbox:  []string{"alice", "bob"}, At: at}
 	first, ok, err := s.RecordBroadcastChunk(ctx, chunk)
 	say("RecordBroadcastChunk = first>0 %v %v %s", first > 0, ok, errClass(err))
 	first, ok, err = s.RecordBroadcastChunk(ctx, chunk)
@@ -248,4 +248,3 @@ func audienceScript(t *testing.T, s store.Store) []string {
 	say("Members(eng) after delete = %v %s", m, errClass(err))
 	return out
 }
-
