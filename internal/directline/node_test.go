@@ -44,7 +44,8 @@ func needNode(t *testing.T) string {
 // TestOfficialDirectLineJSClient runs the official npm client against the
 // server: it connects over the WebSocket, posts, gets its echo and the
 // bot's reply, disconnects while the bot writes, and reconnects from its
-// watermark to get what it missed (testdata/node/test.mjs).
+// watermark to get what it missed; then a polling client (no WebSocket)
+// posts and reads by GET (testdata/node/test.mjs).
 func TestOfficialDirectLineJSClient(t *testing.T) {
 	node := needNode(t)
 	b := setup(t)
@@ -83,7 +84,9 @@ func TestOfficialDirectLineJSClient(t *testing.T) {
 	if got := b.bot.next(t); got.Type != activity.TypeConversationUpdate || got.verified != "alice" {
 		t.Fatalf("the bot got %+v first", got.Activity)
 	}
-	if got := b.bot.next(t); got.Type != activity.TypeMessage || got.Text != "hello" || got.From.ID != "alice" {
-		t.Fatalf("the bot got %+v", got.Activity)
+	for _, want := range []string{"hello", "polling"} {
+		if got := b.bot.next(t); got.Type != activity.TypeMessage || got.Text != want || got.From.ID != "alice" {
+			t.Fatalf("the bot got %+v, want %q from alice", got.Activity, want)
+		}
 	}
 }

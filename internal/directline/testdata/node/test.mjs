@@ -6,6 +6,7 @@
 //   DL_DOMAIN   http://127.0.0.1:PORT/v3/directline
 //   DL_TOKEN    a token from POST /tokens/generate for user "alice"
 //   DL_CONTROL  a URL that makes the test's bot Send {conversationId, text}
+// Then a polling client (webSocket: false) posts and gets the same by GET.
 // Exits 0 and prints "directlinejs: ok" on success.
 import { createRequire } from 'node:module';
 
@@ -109,5 +110,16 @@ log(`reconnected with watermark ${watermark} and received ${missed.id}; now at w
 status2.unsubscribe();
 w2.sub.unsubscribe();
 dl2.end();
+
+// 4. A client that cannot use WebSockets polls GET /activities instead.
+const dl3 = new DirectLine({ domain: DOMAIN, token: dl2.token, conversationId, watermark: dl2.watermark, webSocket: false, pollingInterval: 200 });
+const w3 = watch(dl3);
+const polledId = await post(dl3, { type: 'message', text: 'polling', from: { id: 'alice' }, channelData: { clientActivityID: 'node-client-2' } });
+await w3.waitFor('echo by polling', (a) => a.id === polledId && a.channelData && a.channelData.clientActivityID === 'node-client-2');
+await w3.waitFor('bot reply by polling', (a) => a.text === 'echo: polling' && a.replyToId === polledId);
+if (w3.seen.some((a) => a.text === 'while you were away')) fail('polling from the watermark replayed an old message');
+log(`polled from watermark ${dl2.watermark}: echo and reply of ${polledId}`);
+w3.sub.unsubscribe();
+dl3.end();
 log('ok');
 process.exit(0);
