@@ -110,6 +110,9 @@ func (s *Server) handlePostActivity(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxActivityBytes))
 	var tooBig *http.MaxBytesError
 	switch {

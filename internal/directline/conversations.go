@@ -38,6 +38,9 @@ type startBody struct {
 // JSON.
 func (s *Server) readStartBody(w http.ResponseWriter, r *http.Request) (startBody, bool) {
 	var b startBody
+	if r.Body == nil {
+		return b, true
+	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, CodeBadArgument, "read the body: "+err.Error())

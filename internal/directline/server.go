@@ -160,9 +160,11 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	cfg.BotAccount.Role = "bot"
+	origins := make([]string, len(cfg.AllowedOrigins))
 	for i, o := range cfg.AllowedOrigins {
-		cfg.AllowedOrigins[i] = strings.TrimRight(o, "/")
+		origins[i] = strings.TrimRight(o, "/")
 	}
+	cfg.AllowedOrigins = origins
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
