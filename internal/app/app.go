@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -21,6 +20,7 @@ import (
 	"github.com/herald/herald/internal/auth"
 	"github.com/herald/herald/internal/channel"
 	"github.com/herald/herald/internal/delivery"
+	"github.com/herald/herald/internal/directline"
 	"github.com/herald/herald/internal/handler"
 	"github.com/herald/herald/internal/httpapi"
 	"github.com/herald/herald/internal/hub"
@@ -28,7 +28,6 @@ import (
 	"github.com/herald/herald/internal/live"
 	"github.com/herald/herald/internal/metrics"
 	"github.com/herald/herald/internal/store"
-	"github.com/herald/herald/internal/store/sqlitestore"
 )
 
 // Options configure a process. The zero value of every field but DataDir
@@ -36,6 +35,9 @@ import (
 type Options struct {
 	// DataDir holds the embedded hub's and the SQLite store's files.
 	DataDir string
+	// Store picks the store: "" or "sqlite" for SQLite under DataDir, or a
+	// postgres:// URL (see OpenStore).
+	Store string
 	// Addr is the HTTP listen address; ":8080" by default.
 	Addr string
 	// Partitions is the hub's partition count.
@@ -59,6 +61,9 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Push configures the mobile and webpush channels (see PushOptions).
 	Push PushOptions
+	// Conversation configures the conversation channel, the assistant and
+	// Direct Line (see ConversationOptions).
+	Conversation ConversationOptions
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -75,6 +80,9 @@ type App struct {
 	handler  *handler.Handler
 	worker   *delivery.Worker
 	listener net.Listener
+	// conv holds the conversation channel's parts; Direct Line's
+	// WebSockets are ended on shutdown.
+	conv *conversationParts
 }
 
 // Open opens the store and the hub and builds every component; nothing runs
@@ -97,13 +105,9 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	a := &App{opts: opts, log: log, Broker: live.NewBroker(256), Metrics: metrics.New()}
-	sqlOpts := sqlitestore.Options{}
-	if opts.SyncAlways {
-		sqlOpts.Synchronous = sqlitestore.SyncFull
-	}
-	st, err := sqlitestore.Open(ctx, filepath.Join(opts.DataDir, "herald.db"), sqlOpts)
+	st, err := OpenStore(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, err
 	}
 	a.Store = st
 	h, err := openHub(ctx, opts, log)
@@ -115,7 +119,16 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	// The inbox is delivered by the handler itself, in the same store
 	// transaction as the plan; this registry holds the channels reached
 	// through providers (conversation, mobile, webpush) as they land.
-	reg, err := withPush(channel.NewRegistry, opts.Push, st, log)
+	a.conv, err = buildConversation(opts.Conversation, st, log)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	var others []channel.Channel
+	if a.conv.channel != nil {
+		others = append(others, a.conv.channel)
+	}
+	reg, err := withPush(channel.NewRegistry, opts.Push, st, log, others...)
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -128,6 +141,12 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		Store: st, Hub: h, Broker: a.Broker, Verifier: auth.NewVerifier(st), Metrics: a.Metrics, Log: log,
 		Ingest: ingest.New(h, opts.Ingest, log, a.Metrics),
 	})
+	if a.conv.assistant != nil {
+		a.API.Mount("POST /api/messages", a.conv.assistant)
+	}
+	if a.conv.directLine != nil {
+		a.API.Mount(directline.BasePath, a.conv.directLine)
+	}
 	return a, nil
 }
 
@@ -178,6 +197,11 @@ func (a *App) Run(ctx context.Context) error {
 	a.API.Drain()
 	shutCtx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
 	defer cancel()
+	if a.conv.directLine != nil {
+		if err := a.conv.directLine.Shutdown(shutCtx); err != nil {
+			a.log.Warn("closing Direct Line streams", "err", err)
+		}
+	}
 	if err := srv.Shutdown(shutCtx); err != nil {
 		a.log.Warn("http drain incomplete", "err", err)
 	}

@@ -195,7 +195,10 @@ func TestEventReachesInbox(t *testing.T) {
 	if got := st.Channels["inbox"].Outcomes["delivered"]; got != 1 {
 		t.Errorf("inbox delivered = %d, want 1 (status %+v)", got, st)
 	}
-	for _, ch := range []string{"conversation", "mobile", "webpush"} {
+	if got := st.Channels["conversation"].Outcomes["unreachable"]; got != 1 {
+		t.Errorf("conversation unreachable = %d, want 1: alice never talked to the assistant", got)
+	}
+	for _, ch := range []string{"mobile", "webpush"} {
 		if got := st.Channels[ch].Outcomes["not_configured"]; got != 1 {
 			t.Errorf("%s not_configured = %d, want 1: a channel herald cannot reach yet is recorded, never dropped", ch, got)
 		}
@@ -339,7 +342,9 @@ func TestInvalidInputIsRefusedAndNothingEntersTheHub(t *testing.T) {
 
 func TestPreferences(t *testing.T) {
 	t.Parallel()
-	b := setup(t, "")
+	// No conversation channel: its deliveries would wait for the end of
+	// frank's quiet hours whenever the test runs inside them.
+	b := setupWith(t, app.Options{Conversation: app.ConversationOptions{Mode: app.ConversationOff}})
 	ctx := context.Background()
 	var p map[string]any
 	if err := b.reader.Do(ctx, http.MethodGet, client.UserPath("frank", "/preferences"), "", nil, &p); err != nil {

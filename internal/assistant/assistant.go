@@ -126,9 +126,26 @@ func UserID(channelID string, acc *activity.ChannelAccount) string {
 	return acc.ID
 }
 
-// OnActivity handles an activity that is already authenticated: herald's
-// Direct Line calls it in process.
+// OnActivity handles an activity that is already authenticated and whose
+// sender is vouched for, so its conversation is remembered for the person.
 func (a *Assistant) OnActivity(ctx context.Context, act activity.Activity) error {
+	return a.Handle(ctx, act, true)
+}
+
+// Handle handles an authenticated activity. With verified false (a Direct
+// Line client whose token names no user, so from.id is only a claim) the
+// assistant neither stores a conversation reference nor reads the claimed
+// person's notifications: otherwise anyone could have another person's
+// notifications sent to them or read them. It says so instead.
+func (a *Assistant) Handle(ctx context.Context, act activity.Activity, verified bool) error {
+	if !verified {
+		ref := a.reference(act, act.From)
+		if act.Type != activity.TypeMessage || ref.UserID == "" {
+			return nil
+		}
+		return a.reply(ctx, act, ref, say("I can't tell who you are in this conversation, so I can't talk about your notifications. "+
+			"Open the chat from herald's notification center, which signs you in."))
+	}
 	switch act.Type {
 	case activity.TypeConversationUpdate:
 		for _, m := range act.MembersAdded {
@@ -165,9 +182,23 @@ func (a *Assistant) OnActivity(ctx context.Context, act activity.Activity) error
 
 // remember stores the reference to act's conversation with person.
 func (a *Assistant) remember(ctx context.Context, act activity.Activity, person *activity.ChannelAccount) (store.ConversationRef, error) {
+	r := a.reference(act, person)
+	if r.UserID == "" {
+		return r, nil
+	}
+	saved, err := a.cfg.Store.SaveConversationRef(ctx, r)
+	if err != nil {
+		return store.ConversationRef{}, fmt.Errorf("assistant: remember the conversation: %w", err)
+	}
+	return saved, nil
+}
+
+// reference is the conversation reference of act with person; its UserID
+// is "" when the activity names no person or conversation.
+func (a *Assistant) reference(act activity.Activity, person *activity.ChannelAccount) store.ConversationRef {
 	user := UserID(act.ChannelID, person)
 	if user == "" || act.Conversation == nil || act.Conversation.ID == "" || act.ServiceURL == "" {
-		return store.ConversationRef{}, nil
+		return store.ConversationRef{}
 	}
 	r := store.ConversationRef{UserID: user, ChannelID: act.ChannelID, ConversationID: act.Conversation.ID,
 		ServiceURL: act.ServiceURL, TenantID: act.TenantID(), AccountID: person.ID, AccountName: person.Name,
@@ -175,11 +206,7 @@ func (a *Assistant) remember(ctx context.Context, act activity.Activity, person 
 	if act.Recipient != nil {
 		r.BotID, r.BotName = act.Recipient.ID, act.Recipient.Name
 	}
-	saved, err := a.cfg.Store.SaveConversationRef(ctx, r)
-	if err != nil {
-		return store.ConversationRef{}, fmt.Errorf("assistant: remember the conversation: %w", err)
-	}
-	return saved, nil
+	return r
 }
 
 // forget retires the reference of act's conversation.

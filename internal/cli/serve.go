@@ -14,6 +14,8 @@ func serveFlags(cmd *cobra.Command, o *app.Options) {
 	f.String(config.FileFlag, "", "YAML file of settings (keys are flag names)")
 	f.StringVar(&o.Addr, "addr", ":8080", "HTTP listen address")
 	f.StringVar(&o.DataDir, "data", "./data", "directory for the embedded hub and the SQLite store")
+	f.StringVar(&o.Store, "store", app.StoreSQLite, "store: sqlite (a file under --data) or postgres://user:password@host:5432/db?sslmode=require (shared by several processes)")
+	config.MarkURL(f, "store")
 	f.IntVar(&o.Partitions, "partitions", 4, "hub partitions per topic (fixed when the data directory is created)")
 	f.IntVar(&o.MaxAttempts, "max-attempts", 8, "attempts before an event or delivery is dead-lettered")
 	f.IntVar(&o.BatchSize, "batch-size", 500, "most messages a worker handles at once")
@@ -30,6 +32,7 @@ func serveFlags(cmd *cobra.Command, o *app.Options) {
 	f.BoolVar(&o.SyncAlways, "sync-always", false, "flush the hub and the store to disk on every write (survives power loss; much slower)")
 	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 0, "longest graceful drain on shutdown (default 30s)")
 	pushFlags(cmd, &o.Push)
+	conversationFlags(cmd, &o.Conversation)
 }
 
 func newServeCmd() *cobra.Command {

@@ -90,6 +90,7 @@ func New(d Deps) *API {
 	a.handle("POST /v1/users/{userId}/devices", admin, a.registerDevice)
 	a.handle("GET /v1/users/{userId}/devices", read, a.listDevices)
 	a.handle("DELETE /v1/users/{userId}/devices/{deviceId}", admin, a.deleteDevice)
+	a.handle("GET /v1/users/{userId}/conversations", read, a.listConversations)
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.HandleFunc("GET /readyz", a.readyz)
 	if d.Metrics != nil {
@@ -100,6 +101,10 @@ func New(d Deps) *API {
 	})
 	return a
 }
+
+// Mount serves h at pattern beside the /v1 routes: the Bot Framework
+// assistant and Direct Line, which authenticate on their own terms.
+func (a *API) Mount(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
 
 // Routes lists the protected routes.
 func (a *API) Routes() []Route { return slices.Clone(a.routes) }

@@ -49,16 +49,15 @@ func (s ConnectorSender) Send(ctx context.Context, ref store.ConversationRef, a 
 type Router struct {
 	// Connector sends into conversations of other channels.
 	Connector Sender
-	// Local, with LocalServiceURL, sends into conversations whose
-	// serviceUrl is herald's own Direct Line.
-	Local           Sender
-	LocalServiceURL string
+	// Local sends into conversations for which IsLocal is true: those of
+	// herald's own Direct Line.
+	Local   Sender
+	IsLocal func(ctx context.Context, ref store.ConversationRef) bool
 }
 
 // Send implements Sender.
 func (r Router) Send(ctx context.Context, ref store.ConversationRef, a activity.Activity) (string, error) {
-	if r.Local != nil && r.LocalServiceURL != "" &&
-		strings.TrimSuffix(ref.ServiceURL, "/") == strings.TrimSuffix(r.LocalServiceURL, "/") {
+	if r.Local != nil && r.IsLocal != nil && r.IsLocal(ctx, ref) {
 		return r.Local.Send(ctx, ref, a)
 	}
 	if r.Connector == nil {

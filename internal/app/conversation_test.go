@@ -1,0 +1,181 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/herald/herald/internal/activity"
+	"github.com/herald/herald/internal/app"
+	"github.com/herald/herald/internal/bfauth/bfauthtest"
+	"github.com/herald/herald/internal/client"
+	"github.com/herald/herald/internal/connector/connectortest"
+	"github.com/herald/herald/internal/event"
+)
+
+const testBotAppID = "herald-bot-app"
+
+// dlCall makes one Direct Line request to herald and decodes the answer.
+func dlCall(t *testing.T, base, method, path, bearer string, body, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		rd = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, base+"/v3/directline"+path, rd)
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode/100 == 2 {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type activitySet struct {
+	Activities []activity.Activity `json:"activities"`
+	Watermark  string              `json:"watermark"`
+}
+
+// TestProactiveMessageReachesWebChatThroughDirectLine: a person talks to the
+// built-in assistant over herald's Direct Line (as Web Chat does), an event
+// for them is ingested, and the notification arrives in that conversation
+// as an Adaptive Card; the event's status says delivered.
+func TestProactiveMessageReachesWebChatThroughDirectLine(t *testing.T) {
+	t.Parallel()
+	const secret = "dl-secret-for-tests-0123456789"
+	b := setupWith(t, app.Options{Conversation: app.ConversationOptions{DirectLineSecret: secret}})
+
+	var conv struct {
+		ConversationID string `json:"conversationId"`
+		Token          string `json:"token"`
+	}
+	if code := dlCall(t, b.url, http.MethodPost, "/tokens/generate", secret, map[string]any{"user": map[string]string{"id": "ada", "name": "Ada"}}, &conv); code != http.StatusOK {
+		t.Fatalf("tokens/generate: %d", code)
+	}
+	if code := dlCall(t, b.url, http.MethodPost, "/conversations", conv.Token, nil, nil); code/100 != 2 {
+		t.Fatalf("start conversation: %d", code)
+	}
+	hello := map[string]any{"type": "message", "from": map[string]string{"id": "ada"}, "text": "hi",
+		"channelData": map[string]string{"clientActivityID": "c-1"}}
+	if code := dlCall(t, b.url, http.MethodPost, "/conversations/"+conv.ConversationID+"/activities", conv.Token, hello, nil); code != http.StatusOK {
+		t.Fatalf("post hi: %d", code)
+	}
+	var convs struct {
+		Conversations []struct{ ChannelID, ConversationID, State string }
+	}
+	if err := b.reader.Do(context.Background(), http.MethodGet, client.UserPath("ada", "/conversations"), "", nil, &convs); err != nil {
+		t.Fatal(err)
+	}
+	if len(convs.Conversations) != 1 || convs.Conversations[0].ConversationID != conv.ConversationID || convs.Conversations[0].State != "active" {
+		t.Fatalf("ada's conversations = %+v, want the Direct Line one", convs)
+	}
+
+	ans := b.post(t, event.MediaCloudEvent, cloudEvent("dl-1", []string{"ada"}, "Finish Security 101 by Friday",
+		map[string]any{"actions": []map[string]string{{"id": "startConversation", "title": "Start conversation"}}}))
+	st := b.waitCompleted(t, ans.ids[0])
+	if got := st.Channels["conversation"].Outcomes["delivered"]; got != 1 {
+		t.Fatalf("conversation delivered = %d, want 1 (status %+v)", got, st)
+	}
+	var set activitySet
+	dlCall(t, b.url, http.MethodGet, "/conversations/"+conv.ConversationID+"/activities", conv.Token, nil, &set)
+	var card *activity.Activity
+	for i, a := range set.Activities {
+		if len(a.Attachments) > 0 {
+			card = &set.Activities[i]
+		}
+	}
+	if card == nil || card.Attachments[0].ContentType != activity.AdaptiveCardContentType || !strings.Contains(card.Text, "Finish Security 101") {
+		t.Fatalf("the transcript has no notification card: %+v", set.Activities)
+	}
+
+	// Choosing "Start conversation" opens the dialog about it.
+	choose := map[string]any{"type": "message", "from": map[string]string{"id": "ada"},
+		"value": map[string]any{"herald": map[string]string{"action": "startConversation", "eventId": ans.ids[0]}}}
+	dlCall(t, b.url, http.MethodPost, "/conversations/"+conv.ConversationID+"/activities", conv.Token, choose, nil)
+	eventually(t, 5*time.Second, "the dialog's first message", func() (bool, string) {
+		var set activitySet
+		dlCall(t, b.url, http.MethodGet, "/conversations/"+conv.ConversationID+"/activities", conv.Token, nil, &set)
+		last := set.Activities[len(set.Activities)-1]
+		return strings.Contains(last.Text, "Let's talk about this notification") && strings.Contains(last.Text, "Finish Security 101"), last.Text
+	})
+}
+
+// TestProactiveMessageReachesTeamsThroughTheConnector: Teams installs the
+// bot for a person (a signed conversationUpdate at /api/messages), an event
+// is ingested, and the card reaches the local Connector with the bot's
+// token; when Teams then blocks the bot, the conversation is retired and
+// the next event is recorded as unreachable with the reason.
+func TestProactiveMessageReachesTeamsThroughTheConnector(t *testing.T) {
+	t.Parallel()
+	id := bfauthtest.New(t, "msteams")
+	teams := connectortest.New(t)
+	teams.Token = "bot-token-1"
+	b := setupWith(t, app.Options{Conversation: app.ConversationOptions{AppID: testBotAppID, AppPassword: "pw",
+		OpenIDMetadataURL: id.MetadataURL(), TokenURL: id.TokenURL()}})
+
+	install := activity.Activity{Type: "conversationUpdate", ChannelID: "msteams", ServiceURL: teams.URL(),
+		From:         &activity.ChannelAccount{ID: "29:grace", AADObjectID: "grace"},
+		Recipient:    &activity.ChannelAccount{ID: "28:" + testBotAppID},
+		Conversation: &activity.ConversationAccount{ID: "a:grace", TenantID: "tenant-1"},
+		MembersAdded: []activity.ChannelAccount{{ID: "29:grace", AADObjectID: "grace"}}}
+	raw, _ := json.Marshal(install)
+	post := func(auth string) int {
+		req, _ := http.NewRequest(http.MethodPost, b.url+"/api/messages", bytes.NewReader(raw))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", auth)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(""); code != http.StatusUnauthorized {
+		t.Fatalf("/api/messages without a token: %d, want 401", code)
+	}
+	if code := post("Bearer " + id.Sign(t, nil, bfauthtest.ChannelClaims(testBotAppID, teams.URL(), time.Now()))); code != http.StatusOK {
+		t.Fatalf("/api/messages: %d", code)
+	}
+
+	ans := b.post(t, event.MediaCloudEvent, cloudEvent("teams-1", []string{"grace"}, "Your laptop is ready", nil))
+	st := b.waitCompleted(t, ans.ids[0])
+	if got := st.Channels["conversation"].Outcomes["delivered"]; got != 1 {
+		t.Fatalf("conversation delivered = %d, want 1 (status %+v)", got, st)
+	}
+	got := teams.In("a:grace")
+	if len(got) != 1 || got[0].Conversation.TenantID != "tenant-1" || len(got[0].Attachments) != 1 {
+		t.Fatalf("Teams received %+v", got)
+	}
+	if r := teams.Received()[0]; r.Token != "bot-token-1" {
+		t.Fatalf("sent with token %q, want the bot's", r.Token)
+	}
+
+	teams.Script("a:grace", connectortest.WritesBlocked)
+	ans = b.post(t, event.MediaCloudEvent, cloudEvent("teams-2", []string{"grace"}, "Second", nil))
+	st = b.waitCompleted(t, ans.ids[0])
+	if got := st.Channels["conversation"].Outcomes["unreachable"]; got != 1 {
+		t.Fatalf("after 403 MessageWritesBlocked: outcomes %+v, want unreachable", st.Channels["conversation"])
+	}
+	var convs struct {
+		Conversations []struct{ State, RetiredReason string }
+	}
+	if err := b.reader.Do(context.Background(), http.MethodGet, client.UserPath("grace", "/conversations"), "", nil, &convs); err != nil {
+		t.Fatal(err)
+	}
+	if len(convs.Conversations) != 1 || convs.Conversations[0].State != "retired" || convs.Conversations[0].RetiredReason != "403 MessageWritesBlocked" {
+		t.Fatalf("grace's conversations = %+v", convs)
+	}
+}
