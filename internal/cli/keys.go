@@ -4,45 +4,42 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/herald/herald/internal/app"
 	"github.com/herald/herald/internal/auth"
 	"github.com/herald/herald/internal/store"
-	"github.com/herald/herald/internal/store/sqlitestore"
 )
 
-// openDataStore opens the SQLite store under a data directory, as `serve`
-// does; SQLite lets this run beside a running server.
-func openDataStore(ctx context.Context, dataDir string) (store.Store, error) {
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	st, err := sqlitestore.Open(ctx, filepath.Join(dataDir, "herald.db"), sqlitestore.Options{})
+// openDataStore opens the store `serve` uses: SQLite under a data
+// directory (which lets this run beside a running server) or the
+// PostgreSQL database storeURL names.
+func openDataStore(ctx context.Context, dataDir, storeURL string) (store.Store, error) {
+	st, err := app.OpenStore(ctx, app.Options{DataDir: dataDir, Store: storeURL})
 	if err != nil {
-		return nil, fmt.Errorf("open the store in %s: %w", dataDir, err)
+		return nil, fmt.Errorf("open the store of %s: %w", dataDir, err)
 	}
 	return st, nil
 }
 
 func newKeysCmd() *cobra.Command {
-	var dataDir string
+	var dataDir, storeURL string
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Create, list and delete API keys (works on the store directly)",
 	}
 	cmd.PersistentFlags().StringVar(&dataDir, "data", "./data", "herald's data directory")
+	cmd.PersistentFlags().StringVar(&storeURL, "store", app.StoreSQLite, "herald's store: sqlite (under --data) or a postgres:// URL, as for serve")
 	// withStore resolves cmd's settings and runs fn on the store under
 	// --data, closing it afterwards.
 	withStore := func(cmd *cobra.Command, fn func(st store.Store) error) error {
 		if err := resolve(cmd); err != nil {
 			return err
 		}
-		st, err := openDataStore(cmd.Context(), dataDir)
+		st, err := openDataStore(cmd.Context(), dataDir, storeURL)
 		if err != nil {
 			return err
 		}

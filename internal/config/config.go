@@ -7,6 +7,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -26,6 +27,37 @@ const secretAnnotation = "herald_secret"
 // MarkSecret marks flag name as a secret.
 func MarkSecret(fs *pflag.FlagSet, name string) {
 	_ = fs.SetAnnotation(name, secretAnnotation, []string{"true"})
+}
+
+// urlAnnotation marks a flag whose value is a URL that may carry a
+// password.
+const urlAnnotation = "herald_url"
+
+// MarkURL marks flag name as a URL whose password Print redacts, keeping
+// the rest (scheme, user, host, database) visible.
+func MarkURL(fs *pflag.FlagSet, name string) {
+	_ = fs.SetAnnotation(name, urlAnnotation, []string{"true"})
+}
+
+// RedactURL returns raw with the password of its user information and any
+// password query parameter replaced by "redacted". A value that does not
+// parse as a URL but may hold a password is redacted whole.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if strings.Contains(raw, "@") || strings.Contains(strings.ToLower(raw), "password") {
+			return "[redacted]"
+		}
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "redacted")
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "redacted")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // FileFlag is the flag (and HERALD_CONFIG variable) naming the YAML file.
@@ -121,6 +153,9 @@ func Print(fs *pflag.FlagSet) []Setting {
 		}
 		if _, secret := f.Annotations[secretAnnotation]; secret && s.Value != "" {
 			s.Value = "[redacted]"
+		}
+		if _, isURL := f.Annotations[urlAnnotation]; isURL {
+			s.Value = RedactURL(s.Value)
 		}
 		out = append(out, s)
 	})
