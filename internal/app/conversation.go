@@ -153,7 +153,7 @@ func buildExternal(o ConversationOptions, log *slog.Logger) (*conversationParts,
 	default:
 		return nil, errors.New("conversation: external mode needs --va-endpoint or --va-directline-secret")
 	}
-	ch, err := vabot.New(vabot.Config{Transport: tr, BotID: o.BotAppID})
+	ch, err := vabot.New(vabot.Config{Transport: tr, BotID: o.BotAppID, ServiceURL: o.PublicURL})
 	if err != nil {
 		return nil, err
 	}

@@ -55,6 +55,10 @@ type Config struct {
 	Transport Transport
 	// BotID names the assistant in the activity's recipient; "" is fine.
 	BotID string
+	// ServiceURL is put on the activities; SDKs expect one. It is herald's
+	// public URL when known; the assistant should answer through its own
+	// stored conversations, not through it. "" means DefaultServiceURL.
+	ServiceURL string
 	// Workers bounds posts in flight; 0 means 32.
 	Workers int
 }
@@ -72,17 +76,24 @@ func New(cfg Config) (*Channel, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 32
 	}
+	if cfg.ServiceURL == "" {
+		cfg.ServiceURL = DefaultServiceURL
+	}
 	return &Channel{cfg: cfg}, nil
 }
 
 // Name is the channel's name.
 func (c *Channel) Name() string { return Name }
 
+// DefaultServiceURL is the serviceUrl of BroadcastEvents when herald's
+// public URL is not configured; .invalid never resolves.
+const DefaultServiceURL = "https://herald.invalid/"
+
 // Activity is the BroadcastEvent for one person.
-func Activity(ev event.Event, userID, botID string) activity.Activity {
+func Activity(ev event.Event, userID, botID, serviceURL string) activity.Activity {
 	v, _ := json.Marshal(Value{UserID: userID, Message: ev.Notification.Message, Title: ev.Notification.Title, Event: ev})
 	a := activity.Activity{Type: activity.TypeEvent, Name: activity.BroadcastEventName, Value: v,
-		ID: ev.ID + ":" + userID, ChannelID: "directline", Locale: ev.Notification.Locale,
+		ID: ev.ID + ":" + userID, ChannelID: "directline", Locale: ev.Notification.Locale, ServiceURL: serviceURL,
 		From:         &activity.ChannelAccount{ID: userID, Role: "user"},
 		Conversation: &activity.ConversationAccount{ID: "herald-" + userID}}
 	if botID != "" {
@@ -105,7 +116,7 @@ func (c *Channel) Deliver(ctx context.Context, jobs []channel.Job) []channel.Res
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			results[i].Err = classify(c.cfg.Transport.Post(ctx, Activity(j.Event, j.UserID, c.cfg.BotID)))
+			results[i].Err = classify(c.cfg.Transport.Post(ctx, Activity(j.Event, j.UserID, c.cfg.BotID, c.cfg.ServiceURL)))
 		})
 	}
 	wg.Wait()
