@@ -139,7 +139,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	a.Metrics.RegisterHubLag(h, map[string]string{hub.TopicEvents: handler.Group, hub.TopicDeliveries: delivery.Group})
 	a.API = httpapi.New(httpapi.Deps{
 		Store: st, Hub: h, Broker: a.Broker, Verifier: auth.NewVerifier(st), Metrics: a.Metrics, Log: log,
-		Ingest: ingest.New(h, opts.Ingest, log, a.Metrics),
+		Ingest: ingest.New(h, opts.Ingest, log, a.Metrics), ChannelRates: a.conv.rates(),
 	})
 	if a.conv.assistant != nil {
 		a.API.Mount("POST /api/messages", a.conv.assistant)

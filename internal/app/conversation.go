@@ -173,3 +173,11 @@ func (l localDirectLine) Send(ctx context.Context, ref store.ConversationRef, a 
 	}
 	return ids[0], nil
 }
+
+// rates are the conversation channel's sends per second, for predictions.
+func (p *conversationParts) rates() map[string]float64 {
+	if c, ok := p.channel.(*conversation.Channel); ok {
+		return map[string]float64{conversation.Name: c.Limits().PerTenant}
+	}
+	return nil
+}

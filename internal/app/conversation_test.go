@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -13,9 +14,11 @@ import (
 	"github.com/herald/herald/internal/activity"
 	"github.com/herald/herald/internal/app"
 	"github.com/herald/herald/internal/bfauth/bfauthtest"
+	"github.com/herald/herald/internal/channel/conversation"
 	"github.com/herald/herald/internal/client"
 	"github.com/herald/herald/internal/connector/connectortest"
 	"github.com/herald/herald/internal/event"
+	"github.com/herald/herald/internal/store"
 )
 
 const testBotAppID = "herald-bot-app"
@@ -178,4 +181,73 @@ func TestProactiveMessageReachesTeamsThroughTheConnector(t *testing.T) {
 	if len(convs.Conversations) != 1 || convs.Conversations[0].State != "retired" || convs.Conversations[0].RetiredReason != "403 MessageWritesBlocked" {
 		t.Fatalf("grace's conversations = %+v", convs)
 	}
+}
+
+// TestConversationRateLimitsArePredictedAndKept: 60 people in one Teams
+// tenant limited to 20 messages a second. The status predicts the finish
+// from the limit while delivering; the Connector never sees the limit
+// exceeded; sends held back beyond the wait budget are postponed (deferred)
+// and still delivered, each once.
+func TestConversationRateLimitsArePredictedAndKept(t *testing.T) {
+	t.Parallel()
+	teams := connectortest.New(t)
+	b := setupWith(t, app.Options{Conversation: app.ConversationOptions{TenantRate: 20}})
+	var users []string
+	for i := range 60 {
+		u := fmt.Sprintf("p%02d", i)
+		users = append(users, u)
+		if _, err := b.app.Store.SaveConversationRef(context.Background(), store.ConversationRef{UserID: u, ChannelID: "msteams",
+			ConversationID: "a:" + u, ServiceURL: teams.URL(), TenantID: "tenant-1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	ans := b.post(t, event.MediaCloudEvent, cloudEvent("rate-1", users, "All-hands at 3pm", nil))
+	var st struct {
+		State       string
+		Predictions map[string]struct {
+			Pending   int
+			PerSecond float64
+			Seconds   float64
+		}
+		Channels map[string]store.ChannelCounts
+	}
+	sawPrediction := false
+	pollStatus(t, b.reader, ans.ids[0], 30*time.Second, &st, func() bool {
+		if p, ok := st.Predictions["conversation"]; ok && p.Pending > 0 && p.PerSecond == 20 && p.Seconds == float64(p.Pending)/20 {
+			sawPrediction = true
+		}
+		return st.State == "completed"
+	})
+	took := time.Since(start)
+	if !sawPrediction {
+		t.Error("the status never showed a conversation prediction while delivering")
+	}
+	if got := st.Channels["conversation"].Outcomes["delivered"]; got != 60 {
+		t.Fatalf("delivered %d of 60 (%+v)", got, st.Channels["conversation"])
+	}
+	recv := teams.Received()
+	if len(recv) != 60 {
+		t.Fatalf("Teams received %d messages, want 60 (each person once)", len(recv))
+	}
+	// Tenant limit: no one-second window holds more than the burst (20)
+	// plus what refills in it (20).
+	for i := range recv {
+		n := 0
+		for j := i; j < len(recv) && recv[j].At.Sub(recv[i].At) < time.Second; j++ {
+			n++
+		}
+		if n > 40 {
+			t.Fatalf("%d messages within one second from message %d, over the tenant limit", n, i)
+		}
+	}
+	// 60 at 20/s after a burst of 20: about 2 s at least.
+	if took < 1900*time.Millisecond {
+		t.Fatalf("60 messages at 20/s took %s; the limit was not kept", took)
+	}
+	t.Logf("60 messages at 20/s: %s (predicted by Limits.Predict: %s)", took, conversationPredict(60, 20))
+}
+
+func conversationPredict(n int, rate float64) time.Duration {
+	return conversation.Limits{PerTenant: rate}.Predict(n)
 }

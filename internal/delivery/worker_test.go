@@ -51,6 +51,8 @@ func (p *provider) Deliver(_ context.Context, jobs []channel.Job) []channel.Resu
 		switch {
 		case strings.HasPrefix(j.UserID, "gone"):
 			out[i].Err = channel.Permanent(errors.New("Unregistered"))
+		case strings.HasPrefix(j.UserID, "slow") && p.calls[k] <= 5:
+			out[i].Err = channel.Postpone(30*time.Millisecond, "waiting for the rate limits")
 		case strings.HasPrefix(j.UserID, "busy") && p.calls[k] == 1:
 			out[i].Err = channel.RetryAfter(200*time.Millisecond, errors.New("429 TooManyRequests"))
 		case strings.HasPrefix(j.UserID, "down") && !p.recovered:
@@ -281,5 +283,31 @@ func TestReplayedDeadLetterIsDelivered(t *testing.T) {
 	}
 	if _, err := deadletter.Replay(context.Background(), b.hub, 99); !errors.Is(err, deadletter.ErrNotFound) {
 		t.Fatalf("replaying an unknown dead letter: %v", err)
+	}
+}
+
+// TestPostponedJobsSpendNoAttempts: a channel that holds jobs back for its
+// own rate limits more often than MaxAttempts still delivers them, once,
+// and they are never dead-lettered for it.
+func TestPostponedJobsSpendNoAttempts(t *testing.T) {
+	b := setup(t, 0, 2)
+	ev := newEvent("slow-1")
+	b.send(t, ev, []string{"slow-a", "slow-b", "fine"})
+	st := b.waitFinal(t, ev.ID, 3)
+	if got := st.Channels[prefs.Mobile].Outcomes[string(store.Delivered)]; got != 3 {
+		t.Fatalf("mobile outcomes %+v, want 3 delivered", st.Channels[prefs.Mobile].Outcomes)
+	}
+	for _, r := range st.Recipients {
+		if r.Channel == prefs.Mobile && r.Attempts != 1 {
+			t.Errorf("%s: %d attempts recorded, want 1 (postponements are not attempts)", r.UserID, r.Attempts)
+		}
+	}
+	b.prov.mu.Lock()
+	defer b.prov.mu.Unlock()
+	for _, u := range []string{"slow-a", "slow-b"} {
+		k := ev.ID + "/" + u
+		if b.prov.calls[k] != 6 || b.prov.delivered[k] != 1 {
+			t.Errorf("%s: %d calls, %d deliveries; want 6 and 1", u, b.prov.calls[k], b.prov.delivered[k])
+		}
 	}
 }

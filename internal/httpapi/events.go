@@ -37,6 +37,35 @@ type statusView struct {
 	Recipients []recipientView                 `json:"recipients"`
 	// Broadcast is set for events whose audience is resolved from the store.
 	Broadcast *broadcastView `json:"broadcast,omitempty"`
+	// Predictions estimate when rate-limited channels reach their last
+	// pending recipient.
+	Predictions map[string]predictionView `json:"predictions,omitempty"`
+}
+
+// predictionView is a rate-limited channel's predicted finish: its pending
+// deliveries at its rate limit, so an upper bound (people with no address
+// on the channel take no share of the rate).
+type predictionView struct {
+	Pending         int       `json:"pending"`
+	PerSecond       float64   `json:"perSecond"`
+	Seconds         float64   `json:"seconds"`
+	LastRecipientBy time.Time `json:"lastRecipientBy"`
+}
+
+// predict fills Predictions from the channels' rate limits.
+func (v *statusView) predict(rates map[string]float64, now time.Time) {
+	for ch, rate := range rates {
+		c, ok := v.Channels[ch]
+		if !ok || rate <= 0 || c.Pending == 0 {
+			continue
+		}
+		secs := float64(c.Pending) / rate
+		if v.Predictions == nil {
+			v.Predictions = map[string]predictionView{}
+		}
+		v.Predictions[ch] = predictionView{Pending: c.Pending, PerSecond: rate, Seconds: secs,
+			LastRecipientBy: now.Add(time.Duration(secs * float64(time.Second))).UTC().Truncate(time.Second)}
+	}
 }
 
 // broadcastView is a broadcast's progress.
@@ -144,6 +173,7 @@ func (a *API) eventStatus(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, err)
 		return
 	}
+	v.predict(a.deps.ChannelRates, time.Now())
 	for _, d := range st.Recipients {
 		v.Recipients = append(v.Recipients, recipientView{UserID: d.UserID, Channel: d.Channel, Outcome: d.Outcome, Reason: d.Reason, Attempts: d.Attempts, At: d.At})
 	}

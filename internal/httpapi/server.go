@@ -36,6 +36,9 @@ type Deps struct {
 	Verifier *auth.Verifier
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
+	// ChannelRates are the sends per second of rate-limited channels (the
+	// conversation channel's tenant limit), for predicted finish times.
+	ChannelRates map[string]float64
 }
 
 // API is the HTTP surface.
