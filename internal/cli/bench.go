@@ -66,7 +66,44 @@ func newBenchCmd() *cobra.Command {
 	f.IntVar(&cfg.Partitions, "partitions", 4, "hub partitions")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	f.StringVar(&cfg.Dir, "dir", "", "directory for temporary data (default: a new temporary directory)")
-	cmd.AddCommand(newBenchBroadcastCmd())
+	cmd.AddCommand(newBenchBroadcastCmd(), newBenchConversationCmd())
+	return cmd
+}
+
+func newBenchConversationCmd() *cobra.Command {
+	cfg := bench.ConversationConfig{}
+	cmd := &cobra.Command{
+		Use:   "conversation",
+		Short: "Measure proactive messages into Teams conversations through a local Connector",
+		Long: "Start herald with embedded defaults and a local Bot Connector, give --users people a Teams\n" +
+			"conversation each, broadcast one event and time until the Connector has every message: first\n" +
+			"with no rate limit (herald's own ceiling), then --teams-users people under Teams' default limits\n" +
+			"(50 messages a second per tenant) beside the predicted time.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := resolve(cmd); err != nil {
+				return err
+			}
+			cfg.Progress = cmd.ErrOrStderr()
+			r, err := bench.RunConversation(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "| measure | value |\n|---|---|\n")
+			fmt.Fprintf(w, "| machine | %d CPUs, %s/%s, %s |\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+			fmt.Fprintf(w, "| %d people, no limits: ingest to last message at the Connector | %s (%.0f messages/s) |\n", r.Unlimited.Users, round(r.Unlimited.Took), r.Unlimited.PerSecond())
+			if r.Teams.Users > 0 {
+				fmt.Fprintf(w, "| %d people under Teams' limits | %s (%.1f messages/s); predicted %s; ratio %.3f |\n", r.Teams.Users, round(r.Teams.Took),
+					r.Teams.PerSecond(), round(r.Teams.Predicted), r.Teams.Took.Seconds()/r.Teams.Predicted.Seconds())
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Users, "users", 20000, "people in the unlimited phase")
+	f.IntVar(&cfg.TeamsUsers, "teams-users", 10000, "people in the phase under Teams' limits (0 skips it)")
+	f.StringVar(&cfg.Dir, "dir", "", "directory for temporary data (default: a new temporary directory)")
 	return cmd
 }
 

@@ -63,15 +63,28 @@ type Connector struct {
 	rejected int
 }
 
-// New starts a peer on a loopback address.
+// New starts a peer on a loopback address, stopped when the test ends.
 func New(t testing.TB) *Connector {
 	t.Helper()
+	c := Start()
+	t.Cleanup(c.Server.Close)
+	return c
+}
+
+// Start starts a peer on a loopback address; close c.Server when done.
+func Start() *Connector {
 	c := &Connector{script: map[string][]Reply{}, recent: map[string][]time.Time{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v3/conversations/{cid}/activities", c.send)
 	c.Server = httptest.NewServer(mux)
-	t.Cleanup(c.Server.Close)
 	return c
+}
+
+// Count returns how many activities were accepted, cheaply.
+func (c *Connector) Count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.received)
 }
 
 // URL is the peer's serviceUrl.
