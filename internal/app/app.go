@@ -140,6 +140,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	a.API = httpapi.New(httpapi.Deps{
 		Store: st, Hub: h, Broker: a.Broker, Verifier: auth.NewVerifier(st), Metrics: a.Metrics, Log: log,
 		Ingest: ingest.New(h, opts.Ingest, log, a.Metrics), ChannelRates: a.conv.rates(),
+		DirectLine: a.conv.minter(),
 	})
 	if a.conv.assistant != nil {
 		a.API.Mount("POST /api/messages", a.conv.assistant)

@@ -16,6 +16,7 @@ import (
 	"github.com/herald/herald/internal/channel/vabot"
 	"github.com/herald/herald/internal/connector"
 	"github.com/herald/herald/internal/directline"
+	"github.com/herald/herald/internal/httpapi"
 	"github.com/herald/herald/internal/store"
 )
 
@@ -180,4 +181,12 @@ func (p *conversationParts) rates() map[string]float64 {
 		return map[string]float64{conversation.Name: c.Limits().PerTenant}
 	}
 	return nil
+}
+
+// minter is herald's Direct Line as a token minter for the API, nil when off.
+func (p *conversationParts) minter() httpapi.TokenMinter {
+	if p.directLine == nil {
+		return nil
+	}
+	return p.directLine
 }

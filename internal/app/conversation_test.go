@@ -251,3 +251,46 @@ func TestConversationRateLimitsArePredictedAndKept(t *testing.T) {
 func conversationPredict(n int, rate float64) time.Duration {
 	return conversation.Limits{PerTenant: rate}.Predict(n)
 }
+
+// TestDirectLineTokenFromTheAPI: a page's backend mints a token for the
+// signed-in person with its key; the token works for Direct Line and the
+// conversation is linked to that person. Without Direct Line the route
+// says why.
+func TestDirectLineTokenFromTheAPI(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "")
+	var conv struct {
+		ConversationID string `json:"conversationId"`
+		Token          string `json:"token"`
+		ExpiresIn      int    `json:"expires_in"`
+	}
+	if err := b.reader.Do(context.Background(), http.MethodPost, client.UserPath("lin", "/directline/token"), "application/json", []byte(`{"name":"Lin"}`), &conv); err != nil {
+		t.Fatal(err)
+	}
+	if conv.Token == "" || conv.ConversationID == "" || conv.ExpiresIn != 1800 {
+		t.Fatalf("token answer = %+v", conv)
+	}
+	if code := dlCall(t, b.url, http.MethodPost, "/conversations", conv.Token, nil, nil); code/100 != 2 {
+		t.Fatalf("start conversation with the minted token: %d", code)
+	}
+	// The token names lin: whatever from.id the page sends, the message is lin's.
+	msg := map[string]any{"type": "message", "from": map[string]string{"id": "someone-else"}, "text": "hi"}
+	if code := dlCall(t, b.url, http.MethodPost, "/conversations/"+conv.ConversationID+"/activities", conv.Token, msg, nil); code != http.StatusOK {
+		t.Fatalf("post: %d", code)
+	}
+	var convs struct{ Conversations []struct{ ConversationID string } }
+	b.reader.Do(context.Background(), http.MethodGet, client.UserPath("lin", "/conversations"), "", nil, &convs)
+	if len(convs.Conversations) != 1 || convs.Conversations[0].ConversationID != conv.ConversationID {
+		t.Fatalf("lin's conversations = %+v", convs)
+	}
+	b.reader.Do(context.Background(), http.MethodGet, client.UserPath("someone-else", "/conversations"), "", nil, &convs)
+	if len(convs.Conversations) != 0 {
+		t.Fatalf("the spoofed from.id got a conversation: %+v", convs)
+	}
+
+	off := setupWith(t, app.Options{Conversation: app.ConversationOptions{Mode: app.ConversationOff}})
+	err := off.reader.Do(context.Background(), http.MethodPost, client.UserPath("lin", "/directline/token"), "application/json", nil, nil)
+	if ae, ok := err.(*client.APIError); !ok || ae.Status != http.StatusNotFound {
+		t.Fatalf("with Direct Line off: %v, want 404", err)
+	}
+}

@@ -39,6 +39,9 @@ type Deps struct {
 	// ChannelRates are the sends per second of rate-limited channels (the
 	// conversation channel's tenant limit), for predicted finish times.
 	ChannelRates map[string]float64
+	// DirectLine mints Direct Line tokens for people; nil when herald's
+	// Direct Line is off.
+	DirectLine TokenMinter
 }
 
 // API is the HTTP surface.
@@ -94,6 +97,7 @@ func New(d Deps) *API {
 	a.handle("GET /v1/users/{userId}/devices", read, a.listDevices)
 	a.handle("DELETE /v1/users/{userId}/devices/{deviceId}", admin, a.deleteDevice)
 	a.handle("GET /v1/users/{userId}/conversations", read, a.listConversations)
+	a.handle("POST /v1/users/{userId}/directline/token", read, a.directLineToken)
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.HandleFunc("GET /readyz", a.readyz)
 	if d.Metrics != nil {
