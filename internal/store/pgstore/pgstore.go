@@ -88,10 +88,18 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// createSchema creates schema unless it exists. Two processes creating it
-// at once may both pass IF NOT EXISTS; the loser's unique violation means
-// the schema is there.
+// createSchema creates schema unless it exists. It looks first, so that a
+// role without the CREATE privilege on the database can use a schema made
+// for it. Two processes creating it at once may both pass IF NOT EXISTS;
+// the loser's unique violation means the schema is there.
 func createSchema(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, schema).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
 	_, err := pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize())
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {

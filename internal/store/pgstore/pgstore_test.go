@@ -355,6 +355,32 @@ func TestRecordBroadcastChunkMovesTheCursorOnce(t *testing.T) {
 
 // TestSchemaKeepsStoresApart checks that two stores in two schemas of one
 // database see nothing of each other.
+// TestOpenCreatesAMissingSchema opens a store in a schema that does not
+// exist yet, twice.
+func TestOpenCreatesAMissingSchema(t *testing.T) {
+	t.Parallel()
+	existing, url := pgtest.Schema(t)
+	schema := existing + "_made"
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), url)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
+			t.Error(err)
+		}
+	})
+	for range 2 {
+		s := openIn(t, url, schema)
+		var current string
+		if err := s.pool.QueryRow(t.Context(), `SELECT current_schema()`).Scan(&current); err != nil || current != schema {
+			t.Fatalf("current_schema() = %q, %v; want %q", current, err, schema)
+		}
+	}
+}
+
 func TestSchemaKeepsStoresApart(t *testing.T) {
 	t.Parallel()
 	a, b := openTest(t), openTest(t)
