@@ -13,6 +13,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -47,6 +49,9 @@ type Options struct {
 	MaxAttempts int
 	// BatchSize is the most messages a worker handles at once.
 	BatchSize int
+	// AckWait is how long a batch may stay unsettled before the hub hands
+	// it to another worker (a worker that died mid-batch); 0 means 30s.
+	AckWait time.Duration
 	// Ingest bounds request sizes.
 	Ingest ingest.Config
 	// Hub picks the event hub; the zero value is the embedded one.
@@ -64,8 +69,42 @@ type Options struct {
 	// Conversation configures the conversation channel, the assistant and
 	// Direct Line (see ConversationOptions).
 	Conversation ConversationOptions
+	// Roles are the parts this process runs: RoleAPI, RoleHandler,
+	// RoleDelivery; empty means all. Processes share the hub's partitions
+	// through its consumer groups, so handler and delivery processes scale
+	// out by starting more of them.
+	Roles []string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+}
+
+// The roles a process can run.
+const (
+	// RoleAPI serves the HTTP API, the assistant and Direct Line.
+	RoleAPI = "api"
+	// RoleHandler consumes events and runs broadcasts.
+	RoleHandler = "handler"
+	// RoleDelivery runs the channel workers.
+	RoleDelivery = "delivery"
+)
+
+// AllRoles are every role, the default.
+var AllRoles = []string{RoleAPI, RoleHandler, RoleDelivery}
+
+// checkRoles validates roles and returns them as a set (all when empty).
+func checkRoles(roles []string) (map[string]bool, error) {
+	if len(roles) == 0 {
+		roles = AllRoles
+	}
+	set := map[string]bool{}
+	for _, r := range roles {
+		r = strings.TrimSpace(r)
+		if !slices.Contains(AllRoles, r) {
+			return nil, fmt.Errorf("unknown role %q: roles are %s", r, strings.Join(AllRoles, ", "))
+		}
+		set[r] = true
+	}
+	return set, nil
 }
 
 // App is a running herald process.
@@ -83,6 +122,8 @@ type App struct {
 	// conv holds the conversation channel's parts; Direct Line's
 	// WebSockets are ended on shutdown.
 	conv *conversationParts
+	// roles are the parts this process runs.
+	roles map[string]bool
 }
 
 // Open opens the store and the hub and builds every component; nothing runs
@@ -97,6 +138,10 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 30 * time.Second
 	}
+	roles, err := checkRoles(opts.Roles)
+	if err != nil {
+		return nil, err
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -104,7 +149,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	a := &App{opts: opts, log: log, Broker: live.NewBroker(256), Metrics: metrics.New()}
+	a := &App{opts: opts, log: log, Broker: live.NewBroker(256), Metrics: metrics.New(), roles: roles}
 	st, err := OpenStore(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -140,12 +185,15 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	a.API = httpapi.New(httpapi.Deps{
 		Store: st, Hub: h, Broker: a.Broker, Verifier: auth.NewVerifier(st), Metrics: a.Metrics, Log: log,
 		Ingest: ingest.New(h, opts.Ingest, log, a.Metrics), ChannelRates: a.conv.rates(),
-		DirectLine: a.conv.minter(),
+		DirectLine: a.conv.minter(), OpsOnly: !roles[RoleAPI],
 	})
-	if a.conv.assistant != nil {
+	// Without the api role the assistant and Direct Line are not served;
+	// the conversation channel still writes into Direct Line transcripts,
+	// which the api processes' streams pick up.
+	if a.conv.assistant != nil && roles[RoleAPI] {
 		a.API.Mount("POST /api/messages", a.conv.assistant)
 	}
-	if a.conv.directLine != nil {
+	if a.conv.directLine != nil && roles[RoleAPI] {
 		a.API.Mount(directline.BasePath, a.conv.directLine)
 	}
 	return a, nil
@@ -176,15 +224,25 @@ func (a *App) Run(ctx context.Context) error {
 	srv := &http.Server{Handler: a.API, ReadHeaderTimeout: 10 * time.Second}
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
-	consume := hub.ConsumeOptions{BatchSize: a.opts.BatchSize, MaxAttempts: a.opts.MaxAttempts}
+	consume := hub.ConsumeOptions{BatchSize: a.opts.BatchSize, MaxAttempts: a.opts.MaxAttempts, AckWait: a.opts.AckWait}
 
 	g, gctx := errgroup.WithContext(work)
-	g.Go(func() error { return a.handler.Run(gctx, consume) })
-	g.Go(func() error { return a.handler.RunBroadcasts(gctx) })
-	g.Go(func() error { return a.worker.Run(gctx, consume) })
+	if a.roles[RoleHandler] {
+		g.Go(func() error { return a.handler.Run(gctx, consume) })
+		g.Go(func() error { return a.handler.RunBroadcasts(gctx) })
+	}
+	if a.roles[RoleDelivery] {
+		g.Go(func() error { return a.worker.Run(gctx, consume) })
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(a.listener) }()
-	a.log.Info("herald is serving", "addr", a.listener.Addr().String(), "data", a.opts.DataDir)
+	var roles []string
+	for _, r := range AllRoles {
+		if a.roles[r] {
+			roles = append(roles, r)
+		}
+	}
+	a.log.Info("herald is serving", "addr", a.listener.Addr().String(), "data", a.opts.DataDir, "roles", strings.Join(roles, ","))
 
 	var runErr error
 	select {

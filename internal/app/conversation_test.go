@@ -278,7 +278,9 @@ func TestDirectLineTokenFromTheAPI(t *testing.T) {
 	if code := dlCall(t, b.url, http.MethodPost, "/conversations/"+conv.ConversationID+"/activities", conv.Token, msg, nil); code != http.StatusOK {
 		t.Fatalf("post: %d", code)
 	}
-	var convs struct{ Conversations []struct{ ConversationID string } }
+	var convs struct {
+		Conversations []struct{ ConversationID string }
+	}
 	b.reader.Do(context.Background(), http.MethodGet, client.UserPath("lin", "/conversations"), "", nil, &convs)
 	if len(convs.Conversations) != 1 || convs.Conversations[0].ConversationID != conv.ConversationID {
 		t.Fatalf("lin's conversations = %+v", convs)

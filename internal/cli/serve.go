@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/herald/herald/internal/app"
@@ -19,9 +21,11 @@ func serveFlags(cmd *cobra.Command, o *app.Options) {
 	f.IntVar(&o.Partitions, "partitions", 4, "hub partitions per topic (fixed when the data directory is created)")
 	f.IntVar(&o.MaxAttempts, "max-attempts", 8, "attempts before an event or delivery is dead-lettered")
 	f.IntVar(&o.BatchSize, "batch-size", 500, "most messages a worker handles at once")
+	f.DurationVar(&o.AckWait, "ack-wait", 30*time.Second, "how long a batch may stay unsettled before the hub gives it to another worker (one that died mid-batch)")
 	f.Int64Var(&o.Ingest.MaxBodyBytes, "max-body", ingest.DefaultMaxBodyBytes, "largest accepted request body in bytes")
 	f.IntVar(&o.Ingest.MaxBatch, "max-batch", ingest.DefaultMaxBatch, "most events in one batch request")
 	f.StringVar(&o.Hub.URL, "hub", "embedded", "event hub: embedded, nats://host:4222 (tls:// for TLS), or kafka://broker1:9092,broker2:9092")
+	config.MarkURL(f, "hub")
 	f.StringVar(&o.Hub.Prefix, "hub-prefix", "", "name prefix of hub streams, topics and groups (default HERALD for NATS, herald for Kafka)")
 	f.StringVar(&o.Hub.User, "hub-user", "", "hub user (NATS user, Kafka SASL user)")
 	f.StringVar(&o.Hub.Password, "hub-password", "", "hub password")
@@ -33,6 +37,7 @@ func serveFlags(cmd *cobra.Command, o *app.Options) {
 	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 0, "longest graceful drain on shutdown (default 30s)")
 	pushFlags(cmd, &o.Push)
 	conversationFlags(cmd, &o.Conversation)
+	f.StringSliceVar(&o.Roles, "roles", app.AllRoles, "parts this process runs: api (HTTP, assistant, Direct Line), handler (events, broadcasts), delivery (channel workers)")
 }
 
 func newServeCmd() *cobra.Command {

@@ -42,6 +42,9 @@ type Deps struct {
 	// DirectLine mints Direct Line tokens for people; nil when herald's
 	// Direct Line is off.
 	DirectLine TokenMinter
+	// OpsOnly serves only /healthz, /readyz and /metrics: a process
+	// without the api role.
+	OpsOnly bool
 }
 
 // API is the HTTP surface.
@@ -74,6 +77,14 @@ var (
 // New builds the API and its routes.
 func New(d Deps) *API {
 	a := &API{deps: d, log: d.Log.With("component", "http"), mux: http.NewServeMux(), streams: make(chan struct{})}
+	a.mux.HandleFunc("GET /healthz", a.healthz)
+	a.mux.HandleFunc("GET /readyz", a.readyz)
+	if d.Metrics != nil {
+		a.mux.Handle("GET /metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
+	}
+	if d.OpsOnly {
+		return a
+	}
 	a.handle("POST /v1/events", produce, d.Ingest.ServeHTTP)
 	a.handle("GET /v1/events/{id}", readEvent, a.eventStatus)
 	a.handle("DELETE /v1/events/{id}", produce, a.cancelEvent)
@@ -98,11 +109,6 @@ func New(d Deps) *API {
 	a.handle("DELETE /v1/users/{userId}/devices/{deviceId}", admin, a.deleteDevice)
 	a.handle("GET /v1/users/{userId}/conversations", read, a.listConversations)
 	a.handle("POST /v1/users/{userId}/directline/token", read, a.directLineToken)
-	a.mux.HandleFunc("GET /healthz", a.healthz)
-	a.mux.HandleFunc("GET /readyz", a.readyz)
-	if d.Metrics != nil {
-		a.mux.Handle("GET /metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
-	}
 	a.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, problem.NotFound, "No such route: "+r.Method+" "+r.URL.Path+". See docs/api.md.", nil, 0)
 	})
