@@ -25,6 +25,8 @@ type BroadcastConfig struct {
 	OptedOut float64
 	// Reads is how many random inboxes are read afterwards for latency.
 	Reads int
+	// Store is the store URL; empty means SQLite under Dir.
+	Store string
 	// Dir holds the data; empty means a new temporary directory.
 	Dir      string
 	Progress io.Writer
@@ -55,7 +57,7 @@ func RunBroadcast(ctx context.Context, cfg BroadcastConfig) (BroadcastResult, er
 		dir = d
 	}
 	say := progress(cfg.Progress)
-	a, c, stop, err := startHerald(ctx, app.Options{DataDir: filepath.Join(dir, "herald")})
+	a, c, stop, err := startHerald(ctx, app.Options{DataDir: filepath.Join(dir, "herald"), Store: cfg.Store})
 	if err != nil {
 		return res, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/herald/herald/internal/bench"
+	"github.com/herald/herald/internal/config"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -66,7 +67,7 @@ func newBenchCmd() *cobra.Command {
 	f.IntVar(&cfg.Partitions, "partitions", 4, "hub partitions")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	f.StringVar(&cfg.Dir, "dir", "", "directory for temporary data (default: a new temporary directory)")
-	cmd.AddCommand(newBenchBroadcastCmd(), newBenchConversationCmd())
+	cmd.AddCommand(newBenchBroadcastCmd(), newBenchConversationCmd(), newBenchScaleOutCmd())
 	return cmd
 }
 
@@ -139,6 +140,8 @@ func newBenchBroadcastCmd() *cobra.Command {
 	f.IntVar(&cfg.Users, "users", 1000000, "people in the population")
 	f.Float64Var(&cfg.OptedOut, "opted-out", 0.1, "share of people with the inbox switched off")
 	f.IntVar(&cfg.Reads, "reads", 10000, "random inbox reads afterwards")
+	f.StringVar(&cfg.Store, "store", "", "store: empty for SQLite in the temporary directory, or postgres://... (use an empty schema)")
+	config.MarkURL(f, "store")
 	f.StringVar(&cfg.Dir, "dir", "", "directory for temporary data (default: a new temporary directory)")
 	return cmd
 }
@@ -151,4 +154,48 @@ func round(d time.Duration) string {
 		return d.Round(10 * time.Microsecond).String()
 	}
 	return d.Round(time.Microsecond).String()
+}
+
+func newBenchScaleOutCmd() *cobra.Command {
+	cfg := bench.ScaleOutConfig{}
+	cmd := &cobra.Command{
+		Use:   "scaleout",
+		Short: "Measure end-to-end events/s with 1, 2, 3... worker processes on a shared store and hub",
+		Long: "For each --workers count, start one api process and that many worker processes (handler and\n" +
+			"delivery roles) of this binary on --store and --hub, send --events events and time from the\n" +
+			"first send until the hub's lag is zero. Each phase uses a fresh hub prefix.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := resolve(cmd); err != nil {
+				return err
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			cfg.Exe, cfg.Progress = exe, cmd.ErrOrStderr()
+			phases, err := bench.RunScaleOut(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "| worker processes | events | ingest to hub lag zero | events/s | vs 1 worker |\n|---|---|---|---|---|\n")
+			for _, p := range phases {
+				fmt.Fprintf(w, "| %d | %d | %s | %.0f | %.2fx |\n", p.Workers, p.Events, round(p.Took), p.PerSecond(), p.PerSecond()/phases[0].PerSecond())
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Store, "store", "", "shared store, postgres://... (required)")
+	f.StringVar(&cfg.Hub, "hub", "nats://127.0.0.1:4222", "shared hub: nats://... or kafka://...")
+	f.IntSliceVar(&cfg.Workers, "workers", []int{1, 2, 3}, "worker process counts to measure")
+	f.IntVar(&cfg.Events, "events", 100000, "events per phase")
+	f.IntVar(&cfg.Batch, "batch", 100, "events per request")
+	f.IntVar(&cfg.Concurrency, "concurrency", 8, "requests in flight")
+	f.IntVar(&cfg.Users, "users", 10000, "distinct recipients")
+	f.IntVar(&cfg.Partitions, "partitions", 6, "hub partitions per topic")
+	f.StringVar(&cfg.Dir, "dir", "", "directory for the processes' logs (default: a new temporary directory)")
+	config.MarkURL(cmd.Flags(), "store")
+	return cmd
 }
