@@ -41,7 +41,7 @@ func TestPushCommandLine(t *testing.T) {
 		"HERALD_APNS_ENDPOINT": apns.URL(), "HERALD_APNS_KEY_FILE": keyFile, "HERALD_APNS_KEY_ID": "KEYID12345",
 		"HERALD_APNS_TEAM_ID": "TEAMID1234", "HERALD_APNS_TOPIC": "com.example.herald",
 		"HERALD_VAPID_PUBLIC_KEY": vapid["HERALD_VAPID_PUBLIC_KEY"], "HERALD_VAPID_PRIVATE_KEY": vapid["HERALD_VAPID_PRIVATE_KEY"],
-		"HERALD_VAPID_SUBJECT": "mailto:ops@example.com",
+		"HERALD_VAPID_SUBJECT": "mailto:ops@example.com", "HERALD_OUTBOUND_ALLOW": "127.0.0.0/8",
 	} {
 		t.Setenv(k, v)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/herald/herald/internal/ingest"
 	"github.com/herald/herald/internal/live"
 	"github.com/herald/herald/internal/metrics"
+	"github.com/herald/herald/internal/netguard"
 	"github.com/herald/herald/internal/store"
 )
 
@@ -69,6 +70,11 @@ type Options struct {
 	// Conversation configures the conversation channel, the assistant and
 	// Direct Line (see ConversationOptions).
 	Conversation ConversationOptions
+	// OutboundAllow lists address ranges (CIDR) that outbound requests to
+	// addresses from input (Web Push endpoints, Bot Framework serviceUrls)
+	// may reach although they are internal (loopback, private,
+	// link-local); by default they may not.
+	OutboundAllow []string
 	// Roles are the parts this process runs: RoleAPI, RoleHandler,
 	// RoleDelivery; empty means all. Processes share the hub's partitions
 	// through its consumer groups, so handler and delivery processes scale
@@ -164,7 +170,12 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	// The inbox is delivered by the handler itself, in the same store
 	// transaction as the plan; this registry holds the channels reached
 	// through providers (conversation, mobile, webpush) as they land.
-	a.conv, err = buildConversation(opts.Conversation, st, log)
+	guard, err := netguard.New(opts.OutboundAllow)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.conv, err = buildConversation(opts.Conversation, st, guard, log)
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -173,7 +184,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	if a.conv.channel != nil {
 		others = append(others, a.conv.channel)
 	}
-	reg, err := withPush(channel.NewRegistry, opts.Push, st, log, others...)
+	reg, err := withPush(channel.NewRegistry, opts.Push, st, guard, log, others...)
 	if err != nil {
 		a.Close()
 		return nil, err

@@ -17,6 +17,7 @@ import (
 	"github.com/herald/herald/internal/connector"
 	"github.com/herald/herald/internal/directline"
 	"github.com/herald/herald/internal/httpapi"
+	"github.com/herald/herald/internal/netguard"
 	"github.com/herald/herald/internal/store"
 )
 
@@ -76,7 +77,7 @@ type conversationParts struct {
 
 // buildConversation builds the channel and, in builtin mode, the assistant
 // and the Direct Line server.
-func buildConversation(o ConversationOptions, st store.Store, log *slog.Logger) (*conversationParts, error) {
+func buildConversation(o ConversationOptions, st store.Store, guard *netguard.Guard, log *slog.Logger) (*conversationParts, error) {
 	switch o.Mode {
 	case "", ConversationBuiltin:
 	case ConversationOff:
@@ -100,7 +101,11 @@ func buildConversation(o ConversationOptions, st store.Store, log *slog.Logger) 
 			"development with the Bot Framework Emulator). Anyone who can reach herald can register conversations. " +
 			"Set --bot-app-id and --bot-app-password in production.")
 	}
-	router := &conversation.Router{Connector: conversation.ConnectorSender{Client: connector.New(nil, tokens, "herald")}}
+	// serviceUrls come from inbound activities: dial them through the guard.
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: http.ProxyFromEnvironment,
+		DialContext: guard.DialContext(10*time.Second, 30*time.Second), ForceAttemptHTTP2: true,
+		MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}}
+	router := &conversation.Router{Connector: conversation.ConnectorSender{Client: connector.New(hc, tokens, "herald")}}
 	var err error
 	p.assistant, err = assistant.New(assistant.Config{Validator: p.validator, Store: st, Sender: router, Log: log})
 	if err != nil {

@@ -126,7 +126,7 @@ func TestProactiveMessageReachesTeamsThroughTheConnector(t *testing.T) {
 	id := bfauthtest.New(t, "msteams")
 	teams := connectortest.New(t)
 	teams.Token = "bot-token-1"
-	b := setupWith(t, app.Options{Conversation: app.ConversationOptions{AppID: testBotAppID, AppPassword: "pw",
+	b := setupWith(t, app.Options{OutboundAllow: []string{"127.0.0.0/8"}, Conversation: app.ConversationOptions{AppID: testBotAppID, AppPassword: "pw",
 		OpenIDMetadataURL: id.MetadataURL(), TokenURL: id.TokenURL()}})
 
 	install := activity.Activity{Type: "conversationUpdate", ChannelID: "msteams", ServiceURL: teams.URL(),
@@ -191,7 +191,7 @@ func TestProactiveMessageReachesTeamsThroughTheConnector(t *testing.T) {
 func TestConversationRateLimitsArePredictedAndKept(t *testing.T) {
 	t.Parallel()
 	teams := connectortest.New(t)
-	b := setupWith(t, app.Options{Conversation: app.ConversationOptions{TenantRate: 20}})
+	b := setupWith(t, app.Options{OutboundAllow: []string{"127.0.0.0/8"}, Conversation: app.ConversationOptions{TenantRate: 20}})
 	var users []string
 	for i := range 60 {
 		u := fmt.Sprintf("p%02d", i)
@@ -294,5 +294,32 @@ func TestDirectLineTokenFromTheAPI(t *testing.T) {
 	err := off.reader.Do(context.Background(), http.MethodPost, client.UserPath("lin", "/directline/token"), "application/json", nil, nil)
 	if ae, ok := err.(*client.APIError); !ok || ae.Status != http.StatusNotFound {
 		t.Fatalf("with Direct Line off: %v, want 404", err)
+	}
+}
+
+// TestOutboundRequestsStayOutOfHeraldsNetwork: without --outbound-allow, a
+// conversation whose serviceUrl points inside herald's network (here
+// loopback, as a forged anonymous activity could) is never called; it is
+// retired with the reason.
+func TestOutboundRequestsStayOutOfHeraldsNetwork(t *testing.T) {
+	t.Parallel()
+	inside := connectortest.New(t)
+	b := setup(t, "")
+	if _, err := b.app.Store.SaveConversationRef(context.Background(), store.ConversationRef{UserID: "mallory-target", ChannelID: "msteams",
+		ConversationID: "a:1", ServiceURL: inside.URL()}); err != nil {
+		t.Fatal(err)
+	}
+	ans := b.post(t, event.MediaCloudEvent, cloudEvent("ssrf-1", []string{"mallory-target"}, "hello", nil))
+	st := b.waitCompleted(t, ans.ids[0])
+	if got := st.Channels["conversation"].Outcomes["unreachable"]; got != 1 {
+		t.Fatalf("conversation outcomes %+v, want unreachable", st.Channels["conversation"])
+	}
+	if req, _ := inside.Stats(); req != 0 {
+		t.Fatalf("the internal address received %d requests", req)
+	}
+	var convs struct{ Conversations []struct{ State, RetiredReason string } }
+	b.reader.Do(context.Background(), http.MethodGet, client.UserPath("mallory-target", "/conversations"), "", nil, &convs)
+	if len(convs.Conversations) != 1 || convs.Conversations[0].RetiredReason != "serviceUrl address not allowed" {
+		t.Fatalf("conversations = %+v", convs)
 	}
 }

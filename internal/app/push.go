@@ -14,6 +14,7 @@ import (
 	"github.com/herald/herald/internal/channel/mobile/fcm"
 	"github.com/herald/herald/internal/channel/push"
 	"github.com/herald/herald/internal/channel/webpush"
+	"github.com/herald/herald/internal/netguard"
 	"github.com/herald/herald/internal/store"
 )
 
@@ -70,8 +71,8 @@ func (o PushOptions) webPushSet() bool {
 // withPush builds the channels that o configures and passes them, after
 // any others, to newRegistry (channel.NewRegistry). The inbox is not among
 // them: the handler delivers it itself.
-func withPush(newRegistry func(...channel.Channel) (*channel.Registry, error), o PushOptions, st store.Store, log *slog.Logger, others ...channel.Channel) (*channel.Registry, error) {
-	chs, err := pushChannels(o, st, log)
+func withPush(newRegistry func(...channel.Channel) (*channel.Registry, error), o PushOptions, st store.Store, guard *netguard.Guard, log *slog.Logger, others ...channel.Channel) (*channel.Registry, error) {
+	chs, err := pushChannels(o, st, guard, log)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +80,9 @@ func withPush(newRegistry func(...channel.Channel) (*channel.Registry, error), o
 }
 
 // pushChannels builds the mobile and webpush channels that o configures.
-func pushChannels(o PushOptions, st store.Store, log *slog.Logger) ([]channel.Channel, error) {
+// Web Push endpoints come from browsers, so their client dials through
+// guard; APNs and FCM endpoints are the operator's.
+func pushChannels(o PushOptions, st store.Store, guard *netguard.Guard, log *slog.Logger) ([]channel.Channel, error) {
 	if !o.apnsSet() && !o.fcmSet() && !o.webPushSet() {
 		return nil, nil
 	}
@@ -132,7 +135,7 @@ func pushChannels(o PushOptions, st store.Store, log *slog.Logger) ([]channel.Ch
 	if o.webPushSet() {
 		ch, err := webpush.New(webpush.Config{
 			Keys: webpush.Keys{Public: o.VAPIDPublicKey, Private: o.VAPIDPrivateKey}, Subject: o.VAPIDSubject, Store: st,
-			Client:      push.NewHTTPClient(push.ClientOptions{RootCAs: roots}),
+			Client:      push.NewHTTPClient(push.ClientOptions{RootCAs: roots, Dial: guard.DialContext(10*time.Second, 30*time.Second)}),
 			Concurrency: o.Concurrency, Rate: o.Rate, Timeout: o.Timeout, Log: log,
 		})
 		if err != nil {

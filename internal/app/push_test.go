@@ -57,12 +57,14 @@ func setupPush(t *testing.T, tweak ...func(*app.Options)) *pushBundle {
 		}
 		return p
 	}
-	opts := app.Options{DataDir: filepath.Join(dir, "data"), Addr: "127.0.0.1:0", Partitions: 2, Push: app.PushOptions{
-		APNsEndpoint: ap.URL(), APNsKeyFile: write("key.p8", p8), APNsKeyID: "KEYID12345", APNsTeamID: "TEAMID1234", APNsTopic: "com.example.herald",
-		FCMEndpoint: fp.URL(), FCMTokenURL: fp.TokenURL(), FCMCredentialsFile: write("sa.json", creds),
-		VAPIDPublicKey: vapid.Public, VAPIDPrivateKey: vapid.Private, VAPIDSubject: "mailto:ops@example.com",
-		CAFile: ap.WriteCA(t, dir),
-	}}
+	opts := app.Options{DataDir: filepath.Join(dir, "data"), Addr: "127.0.0.1:0", Partitions: 2,
+		OutboundAllow: []string{"127.0.0.0/8"}, // the local Web Push peer
+		Push: app.PushOptions{
+			APNsEndpoint: ap.URL(), APNsKeyFile: write("key.p8", p8), APNsKeyID: "KEYID12345", APNsTeamID: "TEAMID1234", APNsTopic: "com.example.herald",
+			FCMEndpoint: fp.URL(), FCMTokenURL: fp.TokenURL(), FCMCredentialsFile: write("sa.json", creds),
+			VAPIDPublicKey: vapid.Public, VAPIDPrivateKey: vapid.Private, VAPIDSubject: "mailto:ops@example.com",
+			CAFile: ap.WriteCA(t, dir),
+		}}
 	for _, f := range tweak {
 		f(&opts)
 	}
@@ -334,5 +336,23 @@ func TestFlakyProvidersDeliverEachNotificationOnceThroughHerald(t *testing.T) {
 	}
 	if int(calls.Load()) <= len(want) {
 		t.Errorf("%d calls for %d messages: the peers never failed", calls.Load(), len(want))
+	}
+}
+
+// TestWebPushEndpointInsideHeraldsNetworkIsRefused: a subscription whose
+// endpoint resolves to an internal address (here the loopback peer, with no
+// --outbound-allow) is never called; the device is retired with the reason.
+func TestWebPushEndpointInsideHeraldsNetworkIsRefused(t *testing.T) {
+	b := setupPush(t, func(o *app.Options) { o.OutboundAllow = nil })
+	endpoint, sub := b.web.Subscribe()
+	b.addDevice(t, "olga", map[string]any{"platform": "webpush",
+		"subscription": map[string]any{"endpoint": endpoint, "keys": map[string]string{"p256dh": sub.P256dh(), "auth": sub.AuthSecret()}}})
+	st := b.send(t, "ssrf-push-1", []string{"olga"}, map[string]any{"message": "hello"})
+	if got := outcomes(st, "webpush")["unreachable"]; got != 1.0 {
+		t.Fatalf("webpush outcomes %v, want unreachable", outcomes(st, "webpush"))
+	}
+	ds := b.devices(t, "olga")
+	if len(ds) != 1 || ds[0].State != "retired" || !strings.Contains(ds[0].RetiredReason, "not allowed") {
+		t.Fatalf("devices = %+v", ds)
 	}
 }

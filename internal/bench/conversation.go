@@ -86,7 +86,8 @@ func conversationPhase(ctx context.Context, dir string, users int, tenantRate fl
 	ph := ConversationPhase{Users: users, Predicted: conversation.Limits{PerTenant: tenantRate}.Predict(users)}
 	peer := connectortest.Start()
 	defer peer.Server.Close()
-	a, c, stop, err := startHerald(ctx, app.Options{DataDir: dir, Conversation: app.ConversationOptions{TenantRate: tenantRate}})
+	a, c, stop, err := startHerald(ctx, app.Options{DataDir: dir, OutboundAllow: []string{"127.0.0.0/8"}, // the local Connector
+		Conversation: app.ConversationOptions{TenantRate: tenantRate}})
 	if err != nil {
 		return ph, err
 	}

@@ -37,6 +37,7 @@ func serveFlags(cmd *cobra.Command, o *app.Options) {
 	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 0, "longest graceful drain on shutdown (default 30s)")
 	pushFlags(cmd, &o.Push)
 	conversationFlags(cmd, &o.Conversation)
+	f.StringSliceVar(&o.OutboundAllow, "outbound-allow", nil, "internal address ranges (CIDR) that Web Push endpoints and Bot Framework serviceUrls may reach; loopback, private and link-local are refused otherwise")
 	f.StringSliceVar(&o.Roles, "roles", app.AllRoles, "parts this process runs: api (HTTP, assistant, Direct Line), handler (events, broadcasts), delivery (channel workers)")
 }
 

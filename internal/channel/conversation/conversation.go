@@ -21,6 +21,7 @@ import (
 	"github.com/herald/herald/internal/activity"
 	"github.com/herald/herald/internal/channel"
 	"github.com/herald/herald/internal/connector"
+	"github.com/herald/herald/internal/netguard"
 	"github.com/herald/herald/internal/prefs"
 	"github.com/herald/herald/internal/store"
 )
@@ -278,6 +279,14 @@ func (c *Channel) verdicts(ctx context.Context, jobs []channel.Job, sends []send
 					c.log.Error("retiring a conversation failed", "ref", s.ref.ID, "err", err)
 				} else {
 					c.log.Info("conversation retired", "user", s.ref.UserID, "channel_id", s.ref.ChannelID, "reason", reason)
+				}
+				t.retired++
+				t.retires = append(t.retires, s.ref.ChannelID+": "+reason)
+			case errors.Is(s.err, netguard.ErrRefused):
+				// A serviceUrl inside herald's network: never a channel.
+				reason := "serviceUrl address not allowed"
+				if err := c.cfg.Store.RetireConversationRef(context.WithoutCancel(ctx), s.ref.ID, reason, now); err != nil {
+					c.log.Error("retiring a conversation failed", "ref", s.ref.ID, "err", err)
 				}
 				t.retired++
 				t.retires = append(t.retires, s.ref.ChannelID+": "+reason)

@@ -21,6 +21,9 @@ type ClientOptions struct {
 	// RootCAs is the trust pool; nil means the system pool, which honours
 	// SSL_CERT_FILE and SSL_CERT_DIR.
 	RootCAs *x509.CertPool
+	// Dial replaces the dialer, such as a netguard.Guard's for endpoints
+	// that come from input (Web Push subscriptions).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// MaxConnsPerHost bounds connections to one provider host; 0 means 4.
 	// Each HTTP/2 connection carries many streams, and providers dislike
 	// rapid reconnects, so few long-lived connections are best.
@@ -33,9 +36,13 @@ func NewHTTPClient(o ClientOptions) *http.Client {
 	if o.MaxConnsPerHost <= 0 {
 		o.MaxConnsPerHost = 4
 	}
+	dial := o.Dial
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
 	t := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dial,
 		TLSClientConfig:       &tls.Config{RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:   10 * time.Second,
 		ForceAttemptHTTP2:     true,

@@ -25,6 +25,7 @@ import (
 	"github.com/herald/herald/internal/channel"
 	"github.com/herald/herald/internal/channel/push"
 	"github.com/herald/herald/internal/event"
+	"github.com/herald/herald/internal/netguard"
 	"github.com/herald/herald/internal/prefs"
 	"github.com/herald/herald/internal/store"
 )
@@ -183,6 +184,10 @@ func (c *Client) Send(ctx context.Context, m push.Message) error {
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("webpush: %s: no answer within %s", host(m.Device.Token), c.cfg.Timeout)
+		}
+		if errors.Is(err, netguard.ErrRefused) {
+			// An endpoint inside herald's network: never a push service.
+			return push.Retire("the subscription endpoint's address is not allowed: " + err.Error())
 		}
 		return fmt.Errorf("webpush: %w", err)
 	}
