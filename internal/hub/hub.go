@@ -67,6 +67,12 @@ type ConsumeOptions struct {
 	// letters it itself, without calling the handler (a message that keeps
 	// crashing its consumer). Zero means 10.
 	MaxAttempts int
+	// OnExhausted, when set, is called after the hub dead-lettered a
+	// message itself (its attempts ran out without the handler settling
+	// it), with the reason stored, so that the consumer can record what
+	// became of it. It is not called for messages the handler
+	// dead-letters; it must not block for long.
+	OnExhausted func(ctx context.Context, m Message, reason string)
 }
 
 // WithDefaults returns o with its zero fields set to the defaults.
@@ -111,6 +117,11 @@ type Hub interface {
 	Consume(ctx context.Context, topic, group string, opts ConsumeOptions, handler Handler) error
 	// DeadLetters lists up to limit dead letters after seq.
 	DeadLetters(ctx context.Context, after uint64, limit int) ([]DeadLetter, error)
+	// DeleteDeadLetters removes the dead letters with the given sequence
+	// numbers and returns how many it removed; unknown or already removed
+	// ones are skipped. Removed dead letters are no longer listed, and the
+	// sequence numbers of the others do not change.
+	DeleteDeadLetters(ctx context.Context, seqs ...uint64) (int, error)
 	// Lag reports the backlog of a consumer group on topic.
 	Lag(ctx context.Context, topic, group string) (Lag, error)
 	// Partitions is the partition count of every topic.

@@ -57,9 +57,13 @@ func (f Features) withDefaults() Features {
 //   - A delivery never settled comes back as attempt 2, not before AckWait.
 //   - DeadLetter stores the message, reason and attempts, listed in order by
 //     DeadLetters after a sequence, and the message is not delivered again.
+//   - DeleteDeadLetters removes the named dead letters (counting only those
+//     it removed: repeating it removes nothing), the rest keep their Seq
+//     and order, and a dead letter stored afterwards is listed after them.
 //   - A message delivered MaxAttempts times without being settled is
 //     dead-lettered by the hub with Attempts = MaxAttempts and a reason that
-//     mentions attempts, and the handler never sees attempt MaxAttempts+1.
+//     mentions attempts, and the handler never sees attempt MaxAttempts+1;
+//     OnExhausted is called once with the message and that reason.
 //   - Two Consume calls with one group share the messages, each handled once;
 //     with Features.FanOut distinct groups each get every message.
 //   - Lag counts delivered-but-unsettled and undelivered messages and drops
@@ -80,6 +84,7 @@ func Run(t *testing.T, open func(t *testing.T) hub.Hub, f Features) {
 		{"UnsettledComesBackAfterAckWait", testAckWait},
 		{"DeadLetterIsStoredAndNotRedelivered", testDeadLetter},
 		{"ExhaustedAttemptsAreDeadLetteredByHub", testExhausted},
+		{"DeletedDeadLettersAreNotListed", testDeleteDeadLetters},
 		{"SameGroupSharesWork", testSharedGroup},
 		{"DistinctGroupsEachGetEveryMessage", testFanOut},
 		{"LagCountsUnsettledAndReturnsToZero", testLag},
@@ -487,7 +492,14 @@ func testExhausted(t *testing.T, s *setup) {
 	m := hub.Message{Key: "crash-key", ID: "crash-1", Data: []byte("crash-1")}
 	s.publish(hub.TopicEvents, m)
 	var a attempts
-	s.consume(hub.TopicEvents, "crashers", hub.ConsumeOptions{AckWait: s.f.AckWait, MaxAttempts: maxAttempts},
+	var mu sync.Mutex
+	var told []string // OnExhausted calls: "<id> <reason>"
+	onExhausted := func(_ context.Context, m hub.Message, reason string) {
+		mu.Lock()
+		defer mu.Unlock()
+		told = append(told, m.ID+" "+reason)
+	}
+	s.consume(hub.TopicEvents, "crashers", hub.ConsumeOptions{AckWait: s.f.AckWait, MaxAttempts: maxAttempts, OnExhausted: onExhausted},
 		func(_ context.Context, batch []hub.Delivery) {
 			for _, d := range batch {
 				a.add(d) // never settled: as if the consumer crashed every time
@@ -509,6 +521,90 @@ func testExhausted(t *testing.T, s *setup) {
 	}
 	if dl.Topic != hub.TopicEvents || dl.Message.Key != m.Key || string(dl.Message.Data) != string(m.Data) {
 		t.Errorf("dead letter %s %+v, want %s %+v", dl.Topic, dl.Message, hub.TopicEvents, m)
+	}
+	s.waitFor("OnExhausted to be called", func() bool { mu.Lock(); defer mu.Unlock(); return len(told) > 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(told) != 1 || told[0] != m.ID+" "+dl.Reason {
+		t.Errorf("OnExhausted calls %q, want one for %s with the dead letter's reason %q", told, m.ID, dl.Reason)
+	}
+}
+
+func testDeleteDeadLetters(t *testing.T, s *setup) {
+	ids := []string{"del#1", "del#2", "del#3", "del#4"}
+	for _, id := range ids {
+		s.publish(hub.TopicEvents, hub.Message{Key: "del-key", ID: id, Data: []byte(id)})
+	}
+	s.consume(hub.TopicEvents, "deleters", hub.ConsumeOptions{AckWait: s.f.AckWait}, func(ctx context.Context, batch []hub.Delivery) {
+		for _, d := range batch {
+			if err := d.DeadLetter(ctx, "unwanted"); err != nil {
+				t.Errorf("DeadLetter(%s): %v", d.Message().ID, err)
+			}
+		}
+	})
+	seqs := map[string]uint64{}
+	s.waitFor("four dead letters", func() bool {
+		for _, id := range ids {
+			if dl, ok := s.findDeadLetter(id, 0); ok {
+				seqs[id] = dl.Seq
+			}
+		}
+		return len(seqs) == len(ids)
+	})
+	listed := func() []string {
+		var out []string
+		var after uint64
+		for {
+			page, err := s.hub.DeadLetters(s.ctx(), after, 2)
+			if err != nil {
+				t.Fatalf("DeadLetters(%d, 2): %v", after, err)
+			}
+			if len(page) == 0 {
+				return out
+			}
+			for _, dl := range page {
+				if dl.Seq != seqs[dl.Message.ID] {
+					t.Errorf("%s listed with seq %d, was %d", dl.Message.ID, dl.Seq, seqs[dl.Message.ID])
+				}
+				out = append(out, dl.Message.ID)
+			}
+			after = page[len(page)-1].Seq
+		}
+	}
+	del := func(want int, seqs ...uint64) {
+		t.Helper()
+		n, err := s.hub.DeleteDeadLetters(s.ctx(), seqs...)
+		if err != nil || n != want {
+			t.Fatalf("DeleteDeadLetters(%v) = %d, %v; want %d, nil", seqs, n, err, want)
+		}
+	}
+	del(2, seqs["del#2"], seqs["del#3"], 1<<40)
+	if got := listed(); !slices.Equal(got, []string{"del#1", "del#4"}) {
+		t.Fatalf("after deleting del#2 and del#3, listed %v", got)
+	}
+	del(0, seqs["del#2"])
+	del(1, seqs["del#1"])
+	if got := listed(); !slices.Equal(got, []string{"del#4"}) {
+		t.Fatalf("after deleting del#1, listed %v", got)
+	}
+	del(1, seqs["del#4"])
+	if got := listed(); len(got) != 0 {
+		t.Fatalf("after deleting all, listed %v", got)
+	}
+	late := hub.Message{Key: "del-key", ID: "del#5", Data: []byte("del#5")}
+	s.publish(hub.TopicEvents, late)
+	var dl hub.DeadLetter
+	s.waitFor("a dead letter stored after the deletions", func() bool {
+		var ok bool
+		dl, ok = s.findDeadLetter(late.ID, 0)
+		return ok
+	})
+	if dl.Seq <= seqs["del#4"] {
+		t.Errorf("new dead letter has seq %d, not after the deleted %d", dl.Seq, seqs["del#4"])
+	}
+	seqs[late.ID] = dl.Seq
+	if got := listed(); !slices.Equal(got, []string{"del#5"}) {
+		t.Errorf("listed %v, want [del#5]", got)
 	}
 }
 

@@ -340,6 +340,9 @@ func (p *partition) exhaust(d *delivery) {
 			"partition", p.index, "origin", d.origin, "attempts", deliveries)
 	}
 	p.finish(d, err)
+	if err == nil {
+		p.exhausted(d, reason)
+	}
 }
 
 // expireLoop redelivers deliveries left unsettled for AckWait: it publishes
@@ -412,6 +415,17 @@ func (p *partition) expire(d *delivery) {
 			"partition", p.index, "origin", d.origin, "attempts", d.attempt)
 	}
 	p.finish(d, err)
+	if err == nil {
+		p.exhausted(d, reason)
+	}
+}
+
+// exhausted tells the consumer, when it asked, that the hub dead-lettered
+// d itself.
+func (p *partition) exhausted(d *delivery, reason string) {
+	if p.c.opts.OnExhausted != nil {
+		p.c.opts.OnExhausted(p.c.ctx, d.m, reason)
+	}
 }
 
 // republish stores a copy of d for another attempt and settles d once the

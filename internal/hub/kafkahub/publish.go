@@ -25,6 +25,7 @@ const (
 	hdrKey       = "herald-key"        // dead letters: Message.Key (also the record key)
 	hdrReason    = "herald-reason"     // dead letters: why
 	hdrTime      = "herald-time"       // dead letters: when, RFC 3339
+	hdrRemoves   = "herald-removes"    // dead-letter removals: the seqs removed, comma-separated
 )
 
 // Publish stores msgs on topic and returns when the brokers have

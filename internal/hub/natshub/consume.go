@@ -261,6 +261,9 @@ func (pc *partition) add(ctx context.Context, batch []hub.Delivery, m jetstream.
 	}
 	pc.h.log.Warn("message dead-lettered after exhausting its attempts",
 		"topic", pc.topic.name, "group", pc.group, "partition", pc.index, "origin", d.origin, "attempt", d.attempt)
+	if pc.opts.OnExhausted != nil {
+		pc.opts.OnExhausted(ctx, d.m, reason)
+	}
 	return batch
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -73,6 +74,38 @@ func (h *Hub) DeadLetters(ctx context.Context, after uint64, limit int) ([]hub.D
 		seq = raw.Sequence + 1
 	}
 	return out, nil
+}
+
+// DeleteDeadLetters removes dead letters from the dead-letter stream by
+// sequence number and returns how many it removed. A sequence with no
+// message (never stored, or removed before) is skipped.
+func (h *Hub) DeleteDeadLetters(ctx context.Context, seqs ...uint64) (int, error) {
+	if h.closed.Load() {
+		return 0, hub.ErrClosed
+	}
+	n := 0
+	for _, seq := range seqs {
+		if seq == 0 {
+			continue
+		}
+		err := h.dlq.DeleteMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) && noSuchMessage(err) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("natshub: delete dead letter %d: %w", seq, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// noSuchMessage reports whether a failed deletion named a sequence the
+// stream does not hold: removed before ("no message found", "sequence N
+// not found") or past its end ("stream store EOF").
+func noSuchMessage(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "no message found") || strings.Contains(msg, "not found") || strings.Contains(msg, "store EOF")
 }
 
 // decodeDeadLetter turns a stored dead letter back into its record.
