@@ -35,6 +35,7 @@ type cluster struct {
 	api     *serveProcess
 	apiAddr string
 	client  *client.Client
+	key     string
 	workers []*serveProcess
 	n       int
 }
@@ -96,7 +97,7 @@ func newCluster(t *testing.T, hubArgs []string, workers int) *cluster {
 	key := strings.TrimSpace(runCLI(t, nil, "keys", "create", "--role", "admin", "--name", "scaleout", "--data", t.TempDir(), "--store", c.store))
 	c.api, c.apiAddr = c.start("api")
 	t.Cleanup(func() { c.api.kill() })
-	c.client = client.New("http://"+c.apiAddr, key)
+	c.client, c.key = client.New("http://"+c.apiAddr, key), key
 	for range workers {
 		p, _ := c.start("handler,delivery")
 		c.workers = append(c.workers, p)
@@ -160,6 +161,9 @@ func (c *cluster) lag() (int, error) {
 // and that the hub's lag returns to zero.
 func runScaleOut(t *testing.T, c *cluster, events int) {
 	const users, batch = 100, 100
+	// A live stream on the api process: the notifications are delivered by
+	// the worker processes, and each must appear on it once.
+	streamed := c.openStream("u7")
 	var mu sync.Mutex
 	accepted := map[string]string{}
 	requests := make(chan []string)
@@ -227,6 +231,62 @@ func runScaleOut(t *testing.T, c *cluster, events int) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Logf("every event in its inbox exactly once and the hub lag back to zero after %s", time.Since(start).Round(time.Millisecond))
+	want := 0
+	for _, u := range accepted {
+		if u == "u7" {
+			want++
+		}
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		got, dups := streamed()
+		if dups > 0 {
+			t.Fatalf("the live stream repeated %d notifications", dups)
+		}
+		if got == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the live stream on the api process showed %d of u7's %d notifications", got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// openStream opens user's live stream on the api process and returns a
+// function counting the notifications seen and the repeats.
+func (c *cluster) openStream(user string) func() (seen, dups int) {
+	c.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c.t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.apiAddr+client.UserPath(user, "/notifications/stream"), nil)
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("open stream: %v %v", err, resp)
+	}
+	var mu sync.Mutex
+	ids := map[string]int{}
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
+				mu.Lock()
+				ids[id]++
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		dups := 0
+		for _, n := range ids {
+			dups += n - 1
+		}
+		return len(ids), dups
+	}
 }
 
 // scaleOutEvents is the load: the 50,000, or 10,000 in -short mode.

@@ -113,6 +113,15 @@ func checkRoles(roles []string) (map[string]bool, error) {
 	return set, nil
 }
 
+// streamPoll is how often live streams read the inbox: only in an api
+// process without the handler role, which hears of no delivery itself.
+func streamPoll(roles map[string]bool) time.Duration {
+	if roles[RoleAPI] && !roles[RoleHandler] {
+		return 250 * time.Millisecond
+	}
+	return 0
+}
+
 // App is a running herald process.
 type App struct {
 	opts     Options
@@ -196,7 +205,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	a.API = httpapi.New(httpapi.Deps{
 		Store: st, Hub: h, Broker: a.Broker, Verifier: auth.NewVerifier(st), Metrics: a.Metrics, Log: log,
 		Ingest: ingest.New(h, opts.Ingest, log, a.Metrics), ChannelRates: a.conv.rates(),
-		DirectLine: a.conv.minter(), OpsOnly: !roles[RoleAPI],
+		DirectLine: a.conv.minter(), OpsOnly: !roles[RoleAPI], StreamPoll: streamPoll(roles),
 	})
 	// Without the api role the assistant and Direct Line are not served;
 	// the conversation channel still writes into Direct Line transcripts,

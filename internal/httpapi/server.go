@@ -42,9 +42,19 @@ type Deps struct {
 	// DirectLine mints Direct Line tokens for people; nil when herald's
 	// Direct Line is off.
 	DirectLine TokenMinter
+	// Sessions issues and checks user session tokens (auth.RoleUser); nil
+	// accepts none.
+	Sessions *auth.Sessions
+	// VAPIDPublicKey is served to browsers subscribing to Web Push; empty
+	// when Web Push is not configured.
+	VAPIDPublicKey string
 	// OpsOnly serves only /healthz, /readyz and /metrics: a process
 	// without the api role.
 	OpsOnly bool
+	// StreamPoll, when set, makes live streams also read the inbox at this
+	// interval: for api processes whose notifications are delivered by
+	// handler processes elsewhere.
+	StreamPoll time.Duration
 }
 
 // API is the HTTP surface.
@@ -72,6 +82,11 @@ var (
 	read      = []store.Role{store.RoleReader, store.RoleAdmin}
 	readEvent = []store.Role{store.RoleReader, store.RoleProducer, store.RoleAdmin}
 	admin     = []store.Role{store.RoleAdmin}
+	// A user session reaches only its own person's routes (those with a
+	// {userId} equal to the session's) and the ones listed with it here.
+	readOwn  = []store.Role{store.RoleReader, store.RoleAdmin, auth.RoleUser}
+	adminOwn = []store.Role{store.RoleAdmin, auth.RoleUser}
+	anyone   = []store.Role{store.RoleProducer, store.RoleReader, store.RoleAdmin, auth.RoleUser}
 )
 
 // New builds the API and its routes.
@@ -98,17 +113,21 @@ func New(d Deps) *API {
 	a.handle("POST /v1/users:import", admin, a.importUsers)
 	a.handle("GET /v1/deadletters", admin, a.listDeadLetters)
 	a.handle("POST /v1/deadletters/{seq}/replay", admin, a.replayDeadLetter)
-	a.handle("GET /v1/users/{userId}/preferences", read, a.getPreferences)
-	a.handle("PUT /v1/users/{userId}/preferences", admin, a.putPreferences)
-	a.handle("PATCH /v1/users/{userId}/preferences", admin, a.patchPreferences)
-	a.handle("GET /v1/users/{userId}/notifications", read, a.listNotifications)
-	a.handle("POST /v1/users/{userId}/notifications/{id}/read", read, a.markRead)
-	a.handle("GET /v1/users/{userId}/notifications/stream", read, a.stream)
-	a.handle("POST /v1/users/{userId}/devices", admin, a.registerDevice)
-	a.handle("GET /v1/users/{userId}/devices", read, a.listDevices)
-	a.handle("DELETE /v1/users/{userId}/devices/{deviceId}", admin, a.deleteDevice)
-	a.handle("GET /v1/users/{userId}/conversations", read, a.listConversations)
-	a.handle("POST /v1/users/{userId}/directline/token", read, a.directLineToken)
+	a.handle("GET /v1/users/{userId}/preferences", readOwn, a.getPreferences)
+	a.handle("PUT /v1/users/{userId}/preferences", adminOwn, a.putPreferences)
+	a.handle("PATCH /v1/users/{userId}/preferences", adminOwn, a.patchPreferences)
+	a.handle("GET /v1/users/{userId}/notifications", readOwn, a.listNotifications)
+	a.handle("POST /v1/users/{userId}/notifications/{id}/read", readOwn, a.markRead)
+	a.handle("GET /v1/users/{userId}/notifications/stream", readOwn, a.stream)
+	a.handle("POST /v1/users/{userId}/devices", adminOwn, a.registerDevice)
+	a.handle("GET /v1/users/{userId}/devices", readOwn, a.listDevices)
+	a.handle("DELETE /v1/users/{userId}/devices/{deviceId}", adminOwn, a.deleteDevice)
+	a.handle("GET /v1/users/{userId}/conversations", readOwn, a.listConversations)
+	a.handle("POST /v1/users/{userId}/directline/token", readOwn, a.directLineToken)
+	a.handle("POST /v1/users/{userId}/session", admin, a.createSession)
+	a.handle("GET /v1/whoami", anyone, a.whoami)
+	a.handle("GET /v1/stats", admin, a.stats)
+	a.handle("GET /v1/webpush/vapid", anyone, a.vapidKey)
 	a.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, problem.NotFound, "No such route: "+r.Method+" "+r.URL.Path+". See docs/api.md.", nil, 0)
 	})
@@ -139,9 +158,28 @@ func (a *API) handle(pattern string, roles []store.Role, h http.HandlerFunc) {
 	a.mux.Handle(pattern, a.authorize(roles, h))
 }
 
-type keyCtx struct{}
+type principalCtx struct{}
 
-// authorize checks the Bearer key and its role before h runs.
+// Principal is who made a request: an API key's role, or a user session
+// (auth.RoleUser) and its person.
+type Principal struct {
+	Role store.Role `json:"role"`
+	// KeyID names the API key; empty for a session.
+	KeyID string `json:"keyId,omitempty"`
+	// UserID is the session's person; empty for a key.
+	UserID string `json:"userId,omitempty"`
+	// ExpiresAt is when the session ends.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+func principalFrom(r *http.Request) Principal {
+	p, _ := r.Context().Value(principalCtx{}).(Principal)
+	return p
+}
+
+// authorize checks the Bearer key (or user session) and its role before h
+// runs. A user session reaches a route only if the route allows
+// auth.RoleUser and its {userId}, when it has one, is the session's person.
 func (a *API) authorize(roles []store.Role, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		authz := r.Header.Get("Authorization")
@@ -150,25 +188,48 @@ func (a *API) authorize(roles []store.Role, h http.HandlerFunc) http.Handler {
 			problem.Write(w, problem.Unauthenticated, "Send an API key as 'Authorization: Bearer <key>'. Create one with 'herald keys create --role admin'.", nil, 0)
 			return
 		}
-		key, err := a.deps.Verifier.Verify(r.Context(), strings.TrimSpace(presented))
-		switch {
-		case errors.Is(err, auth.ErrInvalidKey):
-			problem.Write(w, problem.Unauthenticated, "The API key is not valid (unknown, deleted or mistyped).", nil, 0)
-			return
-		case err != nil:
-			a.log.Error("key lookup failed", "err", err)
-			problem.Write(w, problem.StoreUnavailable, "The key could not be checked; try again.", nil, time.Second)
+		presented = strings.TrimSpace(presented)
+		var p Principal
+		if auth.IsSessionToken(presented) {
+			var user string
+			var exp time.Time
+			err := auth.ErrInvalidSession
+			if a.deps.Sessions != nil {
+				user, exp, err = a.deps.Sessions.Verify(presented)
+			}
+			if err != nil {
+				problem.Write(w, problem.Unauthenticated, "The user session is not valid (expired, or issued by another herald); sign in again.", nil, 0)
+				return
+			}
+			p = Principal{Role: auth.RoleUser, UserID: user, ExpiresAt: &exp}
+		} else {
+			key, err := a.deps.Verifier.Verify(r.Context(), presented)
+			switch {
+			case errors.Is(err, auth.ErrInvalidKey):
+				problem.Write(w, problem.Unauthenticated, "The API key is not valid (unknown, deleted or mistyped).", nil, 0)
+				return
+			case err != nil:
+				a.log.Error("key lookup failed", "err", err)
+				problem.Write(w, problem.StoreUnavailable, "The key could not be checked; try again.", nil, time.Second)
+				return
+			}
+			p = Principal{Role: key.Role, KeyID: key.ID}
+		}
+		if !slices.Contains(roles, p.Role) {
+			problem.Write(w, problem.Forbidden, "This route needs a key with role "+joinRoles(roles)+"; the key's role is "+string(p.Role)+".", nil, 0)
 			return
 		}
-		if !slices.Contains(roles, key.Role) {
-			problem.Write(w, problem.Forbidden, "This route needs a key with role "+joinRoles(roles)+"; the key's role is "+string(key.Role)+".", nil, 0)
-			return
+		if p.Role == auth.RoleUser {
+			if u := r.PathValue("userId"); u != "" && u != p.UserID {
+				problem.Write(w, problem.Forbidden, "A user session reaches only its own person's routes (/v1/users/"+p.UserID+"/...).", nil, 0)
+				return
+			}
 		}
 		if a.draining.Load() && r.Method == http.MethodPost && r.URL.Path == "/v1/events" {
 			problem.Write(w, problem.ShuttingDown, "This herald process is shutting down; send the events to another one or retry shortly.", nil, time.Second)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), keyCtx{}, key)))
+		h(w, r.WithContext(context.WithValue(r.Context(), principalCtx{}, p)))
 	})
 }
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -212,8 +213,39 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 	flusher.Flush()
 	heartbeat := time.NewTicker(15 * time.Second)
 	defer heartbeat.Stop()
+	// Without a handler in this process the broker hears nothing: read
+	// the inbox for what other processes delivered.
+	var poll <-chan time.Time
+	var pl *inboxPoller
+	if a.deps.StreamPoll > 0 {
+		pl = &inboxPoller{store: a.deps.Store, user: id}
+		if err := pl.start(r.Context()); err != nil {
+			a.log.Warn("stream start failed", "user", id, "err", err)
+			return
+		}
+		t := time.NewTicker(a.deps.StreamPoll)
+		defer t.Stop()
+		poll = t.C
+	}
 	for {
 		select {
+		case <-poll:
+			fresh, overflow, err := pl.next(r.Context())
+			if err != nil {
+				a.log.Warn("stream poll failed", "user", id, "err", err)
+				continue
+			}
+			for _, it := range fresh {
+				writeEvent(w, it)
+			}
+			if overflow {
+				_, _ = io.WriteString(w, "event: overflow\ndata: {}\n\n")
+				flusher.Flush()
+				return
+			}
+			if len(fresh) > 0 {
+				flusher.Flush()
+			}
 		case it := <-sub.C:
 			if it.Seq <= last {
 				continue
@@ -269,4 +301,54 @@ func reverse(items []store.InboxItem) []store.InboxItem {
 func writeEvent(w io.Writer, it store.InboxItem) {
 	data, _ := json.Marshal(it)
 	fmt.Fprintf(w, "id: %d\nevent: notification\ndata: %s\n\n", it.Seq, data)
+}
+
+// pollWindow is how many of a person's newest notifications a polling
+// stream compares between polls.
+const pollWindow = 500
+
+// inboxPoller finds the notifications other processes added to a person's
+// inbox since the last poll. It compares ids, not sequence numbers: with
+// several writers (PostgreSQL) a notification may commit after one with a
+// higher sequence number.
+type inboxPoller struct {
+	store store.Store
+	user  string
+	seen  map[string]bool
+}
+
+// start remembers what the inbox holds now; only what comes next is shown.
+func (p *inboxPoller) start(ctx context.Context) error {
+	page, err := p.store.ListInbox(ctx, store.InboxQuery{UserID: p.user, Limit: pollWindow})
+	if err != nil {
+		return err
+	}
+	p.seen = make(map[string]bool, len(page))
+	for _, it := range page {
+		p.seen[it.ID] = true
+	}
+	return nil
+}
+
+// next returns the notifications not seen before, oldest first; overflow
+// means more arrived than one poll can compare and the client should
+// re-read its inbox.
+func (p *inboxPoller) next(ctx context.Context) (fresh []store.InboxItem, overflow bool, err error) {
+	page, err := p.store.ListInbox(ctx, store.InboxQuery{UserID: p.user, Limit: pollWindow})
+	if err != nil {
+		return nil, false, err
+	}
+	seen := make(map[string]bool, len(page))
+	known := 0
+	for i := len(page) - 1; i >= 0; i-- {
+		it := page[i]
+		seen[it.ID] = true
+		if p.seen[it.ID] {
+			known++
+			continue
+		}
+		fresh = append(fresh, it)
+	}
+	p.seen = seen
+	return fresh, len(page) == pollWindow && known == 0, nil
 }
