@@ -148,7 +148,16 @@ func (a *API) eventStatus(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	st, err := a.deps.Store.EventStatus(r.Context(), id, limit)
+	var wait time.Duration
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > maxStatusWait {
+			problem.Write(w, problem.InvalidRequest, "", []event.FieldError{{Index: -1, Field: "wait", Problem: "must be a duration from 0s to 30s, such as 5s"}}, 0)
+			return
+		}
+		wait = d
+	}
+	st, err := a.waitEventStatus(r, id, limit, wait)
 	if errors.Is(err, store.ErrNotFound) {
 		problem.Write(w, problem.NotFound, "No event "+id+" has been planned. An event accepted moments ago may still be queued; ask again shortly. Ids are the 'id' values of the 202 answer.", nil, 0)
 		return
@@ -178,4 +187,26 @@ func (a *API) eventStatus(w http.ResponseWriter, r *http.Request) {
 		v.Recipients = append(v.Recipients, recipientView{UserID: d.UserID, Channel: d.Channel, Outcome: d.Outcome, Reason: d.Reason, Attempts: d.Attempts, At: d.At})
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// maxStatusWait bounds GET /v1/events/{id}?wait=.
+const maxStatusWait = 30 * time.Second
+
+// waitEventStatus reads an event's status; with wait > 0 an event not yet
+// planned (accepted moments ago, still queued) is looked for again until it
+// is or wait has passed, so that a client that just sent it need not poll
+// through 404s.
+func (a *API) waitEventStatus(r *http.Request, id string, limit int, wait time.Duration) (store.EventStatus, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		st, err := a.deps.Store.EventStatus(r.Context(), id, limit)
+		if !errors.Is(err, store.ErrNotFound) || !time.Now().Before(deadline) {
+			return st, err
+		}
+		select {
+		case <-r.Context().Done():
+			return st, err
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
 }
