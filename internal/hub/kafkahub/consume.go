@@ -21,6 +21,8 @@ const (
 	// produce of a Retry or AckWait copy still in flight, and its final
 	// commit.
 	stopTimeout = 10 * time.Second
+	// sessionTimeout is how long the group waits for a silent member.
+	sessionTimeout = 10 * time.Second
 	// settleTimeout bounds the produce of a Retry or AckWait copy and the
 	// dead letters the hub writes itself.
 	settleTimeout = 30 * time.Second
@@ -105,6 +107,12 @@ func (h *Hub) Consume(ctx context.Context, topicName, group string, opts hub.Con
 		kgo.DisableAutoCommit(),
 		kgo.FetchMaxWait(fetchMaxWait),
 		kgo.BlockRebalanceOnPoll(),
+		// A worker that dies (SIGKILL, a lost machine) keeps its
+		// partitions until the broker misses its heartbeats for the
+		// session timeout: 45 s by default, 10 s here. Brokers accept
+		// 6 s to 300 s by default (Event Hubs too).
+		kgo.SessionTimeout(sessionTimeout),
+		kgo.HeartbeatInterval(sessionTimeout/10),
 		kgo.OnPartitionsAssigned(c.assigned),
 		kgo.OnOffsetsFetched(c.fetched),
 		kgo.OnPartitionsRevoked(c.revoked),
