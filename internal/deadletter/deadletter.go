@@ -39,10 +39,16 @@ func Replay(ctx context.Context, h hub.Hub, seq uint64) (hub.DeadLetter, error) 
 	if err != nil {
 		return dl, err
 	}
+	return dl, replay(ctx, h, dl)
+}
+
+// replay publishes dl again to its original topic.
+func replay(ctx context.Context, h hub.Hub, dl hub.DeadLetter) error {
+	seq := dl.Seq
 	switch dl.Topic {
 	case hub.TopicEvents, hub.TopicDeliveries:
 	default:
-		return dl, fmt.Errorf("dead letter %d came from topic %q, which herald does not consume", seq, dl.Topic)
+		return fmt.Errorf("dead letter %d came from topic %q, which herald does not consume", seq, dl.Topic)
 	}
 	m := dl.Message
 	m.ID = "" // a replay is a new message for the hub's de-duplication
@@ -50,20 +56,26 @@ func Replay(ctx context.Context, h hub.Hub, seq uint64) (hub.DeadLetter, error) 
 		// The batch gave up after its attempts; the replay starts afresh.
 		b, err := delivery.Decode(m.Data)
 		if err != nil {
-			return dl, fmt.Errorf("replay dead letter %d: %w", seq, err)
+			return fmt.Errorf("replay dead letter %d: %w", seq, err)
 		}
 		b.Attempt, b.NotBefore, b.LastError = 1, time.Time{}, ""
 		msgs, err := delivery.Encode(b)
 		if err != nil {
-			return dl, err
+			return err
+		}
+		for i := range msgs {
+			// Encode names a message by its content, which a replay of a
+			// batch that failed as a whole shares with the original: the
+			// hub would drop it as a duplicate within its window.
+			msgs[i].ID = ""
 		}
 		if err := h.Publish(ctx, dl.Topic, msgs...); err != nil {
-			return dl, fmt.Errorf("replay dead letter %d: %w", seq, err)
+			return fmt.Errorf("replay dead letter %d: %w", seq, err)
 		}
-		return dl, nil
+		return nil
 	}
 	if err := h.Publish(ctx, dl.Topic, m); err != nil {
-		return dl, fmt.Errorf("replay dead letter %d: %w", seq, err)
+		return fmt.Errorf("replay dead letter %d: %w", seq, err)
 	}
-	return dl, nil
+	return nil
 }

@@ -68,6 +68,14 @@ func NewWorker(h hub.Hub, st store.Store, reg *channel.Registry, cfg Config, log
 func (w *Worker) Run(ctx context.Context, opts hub.ConsumeOptions) error {
 	opts = opts.WithDefaults()
 	opts.MaxAttempts = max(opts.MaxAttempts, 3*w.cfg.MaxAttempts)
+	opts.OnExhausted = func(ctx context.Context, m hub.Message, reason string) {
+		if b, err := Decode(m.Data); err == nil {
+			w.recordDeadLettered(ctx, b, reason, 0)
+		}
+		if w.metrics != nil {
+			w.metrics.DeadLetters.WithLabelValues(hub.TopicDeliveries).Inc()
+		}
+	}
 	return w.hub.Consume(ctx, hub.TopicDeliveries, Group, opts, w.handle)
 }
 
@@ -79,7 +87,11 @@ func (w *Worker) handle(ctx context.Context, batch []hub.Delivery) {
 			}
 			w.log.Warn("delivery batch failed; it will be retried", "attempt", d.Attempt(), "err", err)
 			if d.Attempt() >= w.cfg.MaxAttempts {
-				w.deadLetter(ctx, d, fmt.Sprintf("failed %d times; last error: %v", d.Attempt(), err))
+				reason := fmt.Sprintf("failed %d times; last error: %v", d.Attempt(), err)
+				if b, err := Decode(d.Message().Data); err == nil {
+					w.recordDeadLettered(ctx, b, reason, d.Attempt())
+				}
+				w.deadLetter(ctx, d, reason)
 				continue
 			}
 			_ = d.Retry(w.cfg.Backoff(d.Attempt()))
@@ -209,13 +221,7 @@ func (w *Worker) record(ctx context.Context, d hub.Delivery, outcomes []store.De
 // it to the dead-letter place.
 func (w *Worker) giveUp(ctx context.Context, d hub.Delivery, b Batch, now time.Time) error {
 	reason := fmt.Sprintf("gave up after %d attempts; last error: %s", b.Attempt-1, b.LastError)
-	var outcomes []store.DeliveryRecord
-	for _, it := range b.Items {
-		for _, u := range it.Users {
-			outcomes = append(outcomes, store.DeliveryRecord{EventID: it.Event.ID, UserID: u, Channel: b.Channel,
-				Outcome: store.DeadLettered, Reason: reason, Attempts: b.Attempt - 1, At: now})
-		}
-	}
+	outcomes := deadLettered(b, nil, reason, b.Attempt-1, now)
 	if err := w.store.RecordOutcomes(ctx, outcomes); err != nil {
 		return fmt.Errorf("record outcomes: %w", err)
 	}
@@ -224,6 +230,48 @@ func (w *Worker) giveUp(ctx context.Context, d hub.Delivery, b Batch, now time.T
 	}
 	w.deadLetter(ctx, d, reason)
 	return nil
+}
+
+// recordDeadLettered records dead_lettered for the people of a batch that
+// was dead-lettered for failing as a whole (the hub's attempts ran out:
+// the worker kept failing or crashing on it), so that the status does not
+// keep showing them as retrying. People whose outcome is already final keep
+// it. It is best effort: the dead letter is the record that matters, and
+// replaying it records the outcomes again.
+func (w *Worker) recordDeadLettered(ctx context.Context, b Batch, reason string, hubAttempts int) {
+	done := map[string]map[string]bool{}
+	for _, it := range b.Items {
+		final, err := w.store.FinalOutcomes(ctx, it.Event.ID, b.Channel, it.Users)
+		if err != nil {
+			w.log.Warn("recording a dead-lettered batch's outcomes failed", "event", it.Event.ID, "channel", b.Channel, "err", err)
+			return
+		}
+		done[it.Event.ID] = final
+	}
+	outcomes := deadLettered(b, done, reason, max(b.Attempt, hubAttempts), w.cfg.Now())
+	if err := w.store.RecordOutcomes(ctx, outcomes); err != nil {
+		w.log.Warn("recording a dead-lettered batch's outcomes failed", "channel", b.Channel, "err", err)
+		return
+	}
+	if w.metrics != nil {
+		w.metrics.CountOutcomes(outcomes)
+	}
+}
+
+// deadLettered lists dead_lettered outcomes for the people of b, except
+// those done[event][user].
+func deadLettered(b Batch, done map[string]map[string]bool, reason string, attempts int, now time.Time) []store.DeliveryRecord {
+	var outcomes []store.DeliveryRecord
+	for _, it := range b.Items {
+		for _, u := range it.Users {
+			if done[it.Event.ID][u] {
+				continue
+			}
+			outcomes = append(outcomes, store.DeliveryRecord{EventID: it.Event.ID, UserID: u, Channel: b.Channel,
+				Outcome: store.DeadLettered, Reason: reason, Attempts: attempts, At: now})
+		}
+	}
+	return outcomes
 }
 
 func (w *Worker) deadLetter(ctx context.Context, d hub.Delivery, reason string) {

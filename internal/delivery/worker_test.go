@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -75,6 +76,12 @@ type bundle struct {
 
 func setup(t *testing.T, failRate float64, maxAttempts int) *bundle {
 	t.Helper()
+	return setupWith(t, failRate, maxAttempts, nil)
+}
+
+// setupWith is setup with the worker's store wrapped by wrap (nil: none).
+func setupWith(t *testing.T, failRate float64, maxAttempts int, wrap func(store.Store) store.Store) *bundle {
+	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
 	h, err := natshub.Embedded(ctx, filepath.Join(dir, "hub"), natshub.Options{Partitions: 2})
@@ -90,7 +97,11 @@ func setup(t *testing.T, failRate float64, maxAttempts int) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := delivery.NewWorker(h, st, reg, delivery.Config{
+	var ws store.Store = st
+	if wrap != nil {
+		ws = wrap(st)
+	}
+	w := delivery.NewWorker(h, ws, reg, delivery.Config{
 		MaxAttempts: maxAttempts,
 		Backoff:     func(int) time.Duration { return 20 * time.Millisecond },
 	}, slog.New(slog.DiscardHandler), nil)
@@ -308,6 +319,88 @@ func TestPostponedJobsSpendNoAttempts(t *testing.T) {
 		k := ev.ID + "/" + u
 		if b.prov.calls[k] != 6 || b.prov.delivered[k] != 1 {
 			t.Errorf("%s: %d calls, %d deliveries; want 6 and 1", u, b.prov.calls[k], b.prov.delivered[k])
+		}
+	}
+}
+
+// brokenStore fails FinalOutcomes for one event a number of times, as a
+// store that is down would: the worker cannot deliver the batch at all.
+type brokenStore struct {
+	store.Store
+	event string
+	mu    sync.Mutex
+	fails int
+}
+
+func (s *brokenStore) FinalOutcomes(ctx context.Context, eventID, channel string, users []string) (map[string]bool, error) {
+	s.mu.Lock()
+	fail := eventID == s.event && s.fails > 0
+	if fail {
+		s.fails--
+	}
+	s.mu.Unlock()
+	if fail {
+		return nil, errors.New("database is locked")
+	}
+	return s.Store.FinalOutcomes(ctx, eventID, channel, users)
+}
+
+// TestBatchFailingAsAWholeIsRecordedDeadLettered: a batch the worker
+// cannot handle at all (its store fails) is dead-lettered once the hub's
+// attempts run out, and its people are recorded dead_lettered, not left
+// pending or retrying; the dead letter names the event, the people, the
+// channel, the attempts and the last error; replaying it twice (through a
+// filter) delivers each person once.
+func TestBatchFailingAsAWholeIsRecordedDeadLettered(t *testing.T) {
+	t.Parallel()
+	ev := newEvent("broken")
+	bs := &brokenStore{event: ev.ID, fails: 2}
+	b := setupWith(t, 0, 2, func(st store.Store) store.Store { bs.Store = st; return bs })
+	b.send(t, ev, []string{"a", "b"})
+	st := b.waitFinal(t, ev.ID, 2)
+	if n := st.Channels[prefs.Mobile].Outcomes[string(store.DeadLettered)]; n != 2 {
+		t.Fatalf("mobile outcomes %v, want 2 dead_lettered", st.Channels[prefs.Mobile].Outcomes)
+	}
+	for _, r := range st.Recipients {
+		if r.Channel == prefs.Mobile && !strings.Contains(r.Reason, "database is locked") {
+			t.Errorf("%s: reason %q, want the last error", r.UserID, r.Reason)
+		}
+	}
+	dls, err := deadletter.Select(context.Background(), b.hub, deadletter.Filter{Event: ev.SourceID})
+	if err != nil || len(dls) != 1 {
+		t.Fatalf("dead letters of %s: %+v %v", ev.SourceID, dls, err)
+	}
+	in := deadletter.Describe(dls[0])
+	if !slices.Equal(in.Events, []string{ev.ID}) || !slices.Equal(in.Recipients, []string{"a", "b"}) || in.Channel != prefs.Mobile ||
+		in.Attempts != 2 || !strings.Contains(in.LastError, "database is locked") {
+		t.Errorf("dead letter describes %+v", in)
+	}
+	for range 2 {
+		replayed, err := deadletter.ReplayMatching(context.Background(), b.hub, deadletter.Filter{Topic: hub.TopicDeliveries, Reason: "LOCKED"})
+		if err != nil || len(replayed) != 1 {
+			t.Fatalf("replay: %d replayed, %v", len(replayed), err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := b.store.EventStatus(context.Background(), ev.ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lag, _ := b.hub.Lag(context.Background(), hub.TopicDeliveries, delivery.Group)
+		if st.Channels[prefs.Mobile].Outcomes[string(store.Delivered)] == 2 && lag.Pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replayed batch not delivered: %v (lag %d)", st.Channels[prefs.Mobile].Outcomes, lag.Pending)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.prov.mu.Lock()
+	defer b.prov.mu.Unlock()
+	for _, u := range []string{"a", "b"} {
+		if n := b.prov.delivered[ev.ID+"/"+u]; n != 1 {
+			t.Errorf("%s delivered %d times after two replays, want 1", u, n)
 		}
 	}
 }
