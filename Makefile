@@ -11,19 +11,23 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## build bin/herald
+build: web ## build bin/herald (with the web app; Web Chat from npm, see web)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/herald
 
 .PHONY: demo
 demo: build ## run herald with embedded defaults and show a notification arriving
 	@BIN=$(BIN) scripts/demo.sh
 
+.PHONY: web
+web: ## put the official Web Chat bundle into the web app (npm ci web/app once per lock; skipped without npm)
+	@scripts/web-assets.sh
+
 .PHONY: node-deps
 node-deps: ## npm ci the Node clients the tests drive (Direct Line); skipped when their lock is unchanged
 	@scripts/node-deps.sh
 
 .PHONY: test
-test: node-deps ## run every test, with the race detector (needs PostgreSQL and NATS on their local ports)
+test: node-deps web ## run every test, with the race detector (needs PostgreSQL and NATS on their local ports)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for dir in internal/directline/testdata/node internal/channel/vabot/testdata/node web/e2e; do
+for dir in internal/directline/testdata/node internal/channel/vabot/testdata/node web/e2e web/app; do
   if ! command -v npm >/dev/null; then
     msg="npm not found: install Node.js 20+ then run: npm ci --prefix $dir"
     if [ "${CI:-}" = true ]; then echo "$msg" >&2; exit 1; fi

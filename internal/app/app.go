@@ -31,6 +31,7 @@ import (
 	"github.com/herald/herald/internal/metrics"
 	"github.com/herald/herald/internal/netguard"
 	"github.com/herald/herald/internal/store"
+	"github.com/herald/herald/internal/web"
 )
 
 // Options configure a process. The zero value of every field but DataDir
@@ -67,6 +68,10 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Push configures the mobile and webpush channels (see PushOptions).
 	Push PushOptions
+	// SessionSecret signs user sessions (the web app's notification
+	// center); empty means a random one, so sessions are accepted by this
+	// process only. Processes serving the same people share it.
+	SessionSecret string
 	// Conversation configures the conversation channel, the assistant and
 	// Direct Line (see ConversationOptions).
 	Conversation ConversationOptions
@@ -202,8 +207,14 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	a.handler = handler.New(h, st, a.Broker, handler.Config{MaxAttempts: opts.MaxAttempts, Configured: configured, BroadcastChunk: opts.BroadcastChunk}, log, a.Metrics)
 	a.worker = delivery.NewWorker(h, st, reg, delivery.Config{MaxAttempts: opts.MaxAttempts}, log, a.Metrics)
 	a.Metrics.RegisterHubLag(h, map[string]string{hub.TopicEvents: handler.Group, hub.TopicDeliveries: delivery.Group})
+	sessions, err := auth.NewSessions(opts.SessionSecret)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("session secret: %w", err)
+	}
 	a.API = httpapi.New(httpapi.Deps{
 		Store: st, Hub: h, Broker: a.Broker, Verifier: auth.NewVerifier(st), Metrics: a.Metrics, Log: log,
+		Sessions: sessions, VAPIDPublicKey: opts.Push.VAPIDPublicKey,
 		Ingest: ingest.New(h, opts.Ingest, log, a.Metrics), ChannelRates: a.conv.rates(),
 		DirectLine: a.conv.minter(), OpsOnly: !roles[RoleAPI], StreamPoll: streamPoll(roles),
 	})
@@ -215,6 +226,9 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	}
 	if a.conv.directLine != nil && roles[RoleAPI] {
 		a.API.Mount(directline.BasePath, a.conv.directLine)
+	}
+	if roles[RoleAPI] {
+		a.API.Mount("/", web.New())
 	}
 	return a, nil
 }
