@@ -48,6 +48,28 @@ type Preferences struct {
 type QuietHours struct {
 	Start string `json:"start"`
 	End   string `json:"end"`
+	// AllowUrgent lists the categories whose urgent (urgency high)
+	// notifications are delivered during quiet hours anyway; "*" stands
+	// for every category, uncategorised notifications included.
+	AllowUrgent []string `json:"allowUrgent,omitempty"`
+}
+
+// AnyCategory in QuietHours.AllowUrgent lets urgent notifications of every
+// category through.
+const AnyCategory = "*"
+
+// BreaksQuietHours reports whether the person lets notification n through
+// their quiet hours: it is urgent and its category is allowed.
+func (p Preferences) BreaksQuietHours(n event.Notification) bool {
+	if p.QuietHours == nil || n.Urgency != event.UrgencyHigh {
+		return false
+	}
+	for _, c := range p.QuietHours.AllowUrgent {
+		if c == AnyCategory || (c == n.Category && c != "") {
+			return true
+		}
+	}
+	return false
 }
 
 // Default is the record created for a person seen for the first time: every
@@ -171,6 +193,9 @@ func parseClock(s string) (int, bool) {
 
 var categoryPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
+// maxAllowUrgent bounds quietHours.allowUrgent.
+const maxAllowUrgent = 100
+
 // Validate lists what is wrong with a record, naming each field.
 func (p Preferences) Validate() []event.FieldError {
 	var errs []event.FieldError
@@ -188,6 +213,14 @@ func (p Preferences) Validate() []event.FieldError {
 		}
 		if okS && okE && s == e {
 			add("quietHours", "start and end are equal; remove quietHours (null) to turn them off")
+		}
+		if n := len(p.QuietHours.AllowUrgent); n > maxAllowUrgent {
+			add("quietHours.allowUrgent", "has %d categories; at most %d are allowed (use \"*\" for every category)", n, maxAllowUrgent)
+		}
+		for i, c := range p.QuietHours.AllowUrgent {
+			if c != AnyCategory && !categoryPattern.MatchString(c) {
+				add(fmt.Sprintf("quietHours.allowUrgent[%d]", i), "must be a category name (1-64 lower-case letters, digits, '.', '_' or '-') or \"*\" for every category, got %q", c)
+			}
 		}
 	}
 	if p.TimeZone == "" {
@@ -296,12 +329,25 @@ func Apply(p Preferences, doc []byte, replace bool) (Preferences, []event.FieldE
 		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
 			next.QuietHours = nil
 		} else {
-			var q QuietHours
+			var w struct {
+				Start       string          `json:"start"`
+				End         string          `json:"end"`
+				AllowUrgent json.RawMessage `json:"allowUrgent"`
+			}
 			dec := json.NewDecoder(bytes.NewReader(v))
 			dec.DisallowUnknownFields()
-			if err := dec.Decode(&q); err != nil {
-				add("quietHours", "must be an object such as {\"start\":\"22:00\",\"end\":\"07:00\"} or null")
+			if err := dec.Decode(&w); err != nil {
+				add("quietHours", "must be an object such as {\"start\":\"22:00\",\"end\":\"07:00\"} or null (with, optionally, \"allowUrgent\": [\"security\"])")
 			} else {
+				q := QuietHours{Start: w.Start, End: w.End}
+				if len(w.AllowUrgent) > 0 && !bytes.Equal(bytes.TrimSpace(w.AllowUrgent), []byte("null")) {
+					if json.Unmarshal(w.AllowUrgent, &q.AllowUrgent) != nil {
+						add("quietHours.allowUrgent", "must be an array of category names such as [\"security\"], or [\"*\"] for every category")
+					}
+				}
+				if len(q.AllowUrgent) == 0 {
+					q.AllowUrgent = nil
+				}
 				next.QuietHours = &q
 			}
 		}

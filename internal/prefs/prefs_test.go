@@ -374,6 +374,15 @@ func TestApplyAccepts(t *testing.T) {
 			},
 		},
 		{
+			name: "PATCH quiet hours that urgent security notifications break",
+			doc:  `{"quietHours": {"start": "22:00", "end": "07:00", "allowUrgent": ["security", "*"]}}`,
+			want: func() Preferences {
+				p := customised()
+				p.QuietHours = &QuietHours{Start: "22:00", End: "07:00", AllowUrgent: []string{"security", "*"}}
+				return p
+			},
+		},
+		{
 			name: "PATCH zone and locale",
 			doc:  `{"timeZone": "Asia/Tokyo", "locale": ""}`,
 			want: func() Preferences {
@@ -452,6 +461,8 @@ func TestApplyRefuses(t *testing.T) {
 		{"quietHours without end", `{"quietHours": {"start": "22:00"}}`, []string{"quietHours.end"}, "HH:MM"},
 		{"quietHours bad clock", `{"quietHours": {"start": "22:00", "end": "7am"}}`, []string{"quietHours.end"}, `"7am"`},
 		{"quietHours equal", `{"quietHours": {"start": "22:00", "end": "22:00"}}`, []string{"quietHours"}, "equal"},
+		{"allowUrgent string", `{"quietHours": {"start": "22:00", "end": "07:00", "allowUrgent": "security"}}`, []string{"quietHours.allowUrgent"}, "array of category names"},
+		{"allowUrgent bad category", `{"quietHours": {"start": "22:00", "end": "07:00", "allowUrgent": ["security", "IT Ops"]}}`, []string{"quietHours.allowUrgent[1]"}, `got "IT Ops"`},
 		{"timeZone number", `{"timeZone": 2}`, []string{"timeZone"}, "must be a string"},
 		{"timeZone unknown", `{"timeZone": "Europe/Atlantis"}`, []string{"timeZone"}, "unknown IANA time zone"},
 		{"timeZone empty", `{"timeZone": ""}`, []string{"timeZone"}, "IANA"},

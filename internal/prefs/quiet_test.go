@@ -3,6 +3,8 @@ package prefs
 import (
 	"testing"
 	"time"
+
+	"github.com/herald/herald/internal/event"
 )
 
 func TestQuietUntil(t *testing.T) {
@@ -42,5 +44,39 @@ func TestQuietUntil(t *testing.T) {
 	}
 	if Interrupting(Inbox) || !Interrupting(Mobile) {
 		t.Error("only the inbox waits for nobody")
+	}
+}
+
+// TestBreaksQuietHours: only urgent notifications of a category the person
+// allowed (or of any category with "*") break quiet hours.
+func TestBreaksQuietHours(t *testing.T) {
+	t.Parallel()
+	security := Default("s")
+	security.QuietHours = &QuietHours{Start: "22:00", End: "07:00", AllowUrgent: []string{"security"}}
+	anything := Default("a")
+	anything.QuietHours = &QuietHours{Start: "22:00", End: "07:00", AllowUrgent: []string{AnyCategory}}
+	none := Default("n")
+	none.QuietHours = &QuietHours{Start: "22:00", End: "07:00"}
+	n := func(category string, u event.Urgency) event.Notification {
+		return event.Notification{Message: "m", Category: category, Urgency: u}
+	}
+	for _, tc := range []struct {
+		name string
+		p    Preferences
+		n    event.Notification
+		want bool
+	}{
+		{"urgent security, security allowed", security, n("security", event.UrgencyHigh), true},
+		{"normal security, security allowed", security, n("security", event.UrgencyNormal), false},
+		{"urgent marketing, security allowed", security, n("marketing", event.UrgencyHigh), false},
+		{"urgent uncategorised, security allowed", security, n("", event.UrgencyHigh), false},
+		{"urgent uncategorised, every category allowed", anything, n("", event.UrgencyHigh), true},
+		{"low marketing, every category allowed", anything, n("marketing", event.UrgencyLow), false},
+		{"urgent security, nothing allowed", none, n("security", event.UrgencyHigh), false},
+		{"no quiet hours", Default("d"), n("security", event.UrgencyHigh), false},
+	} {
+		if got := tc.p.BreaksQuietHours(tc.n); got != tc.want {
+			t.Errorf("%s: BreaksQuietHours = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

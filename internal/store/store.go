@@ -37,6 +37,12 @@ const (
 	// Retrying is a failure that will be tried again; it is not final.
 	Retrying     Outcome = "retrying"
 	DeadLettered Outcome = "dead_lettered"
+	// Digested means the notification went out inside a digest, a
+	// notification of its own whose id the reason names.
+	Digested Outcome = "digested"
+	// NotEscalated means the person read the notification before it was
+	// due to escalate to their devices, so it was not sent there.
+	NotEscalated Outcome = "not_escalated"
 )
 
 // Final reports whether no further attempt will change the outcome.
@@ -143,6 +149,7 @@ type Store interface {
 	Audiences
 	Conversations
 	Transcripts
+	Timers
 
 	// LoadPreferences returns the preferences of every user in ids, creating
 	// and storing the default record for users seen for the first time.

@@ -17,16 +17,16 @@ import (
 // prefsBatch is how many ids one LoadPreferences query asks for.
 const prefsBatch = 1000
 
-const prefsColumns = `user_id, conversation, mobile, webpush, inbox, categories, quiet_start, quiet_end, time_zone, locale, updated_at`
+const prefsColumns = `user_id, conversation, mobile, webpush, inbox, categories, quiet_start, quiet_end, quiet_urgent, time_zone, locale, updated_at`
 
 const selectPrefsSQL = `SELECT ` + prefsColumns + ` FROM preferences WHERE user_id = ANY($1)`
 
 // insertPrefsSQL adds many records in one statement from column arrays (see
 // prefsArrays); onConflict finishes it.
 const insertPrefsSQL = `INSERT INTO preferences (` + prefsColumns + `)
-SELECT u, c, m, w, i, cat::jsonb, qs, qe, tz, loc, at
-FROM unnest($1::text[], $2::boolean[], $3::boolean[], $4::boolean[], $5::boolean[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
-	AS r(u, c, m, w, i, cat, qs, qe, tz, loc, at)
+SELECT u, c, m, w, i, cat::jsonb, qs, qe, qu, tz, loc, at
+FROM unnest($1::text[], $2::boolean[], $3::boolean[], $4::boolean[], $5::boolean[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])
+	AS r(u, c, m, w, i, cat, qs, qe, qu, tz, loc, at)
 `
 
 // insertDefaultPrefsSQL adds records unless the user has one, and returns
@@ -42,6 +42,7 @@ const upsertPrefsSQL = insertPrefsSQL + `ON CONFLICT (user_id) DO UPDATE SET
 	categories = excluded.categories,
 	quiet_start = excluded.quiet_start,
 	quiet_end = excluded.quiet_end,
+	quiet_urgent = excluded.quiet_urgent,
 	time_zone = excluded.time_zone,
 	locale = excluded.locale,
 	updated_at = excluded.updated_at`
@@ -52,6 +53,7 @@ type prefsArrays struct {
 	users                                []string
 	conversation, mobile, webpush, inbox []bool
 	categories, quietStart, quietEnd     []*string
+	quietUrgent                          []*string
 	timeZone, locale                     []string
 	updatedAt                            []*time.Time
 }
@@ -61,7 +63,7 @@ func newPrefsArrays(ps []prefs.Preferences) prefsArrays {
 	a := prefsArrays{
 		users: make([]string, n), conversation: make([]bool, n), mobile: make([]bool, n), webpush: make([]bool, n),
 		inbox: make([]bool, n), categories: make([]*string, n), quietStart: make([]*string, n), quietEnd: make([]*string, n),
-		timeZone: make([]string, n), locale: make([]string, n), updatedAt: make([]*time.Time, n),
+		quietUrgent: make([]*string, n), timeZone: make([]string, n), locale: make([]string, n), updatedAt: make([]*time.Time, n),
 	}
 	for i, p := range ps {
 		a.users[i] = p.UserID
@@ -76,6 +78,11 @@ func newPrefsArrays(ps []prefs.Preferences) prefsArrays {
 		}
 		if p.QuietHours != nil {
 			a.quietStart[i], a.quietEnd[i] = &p.QuietHours.Start, &p.QuietHours.End
+			if len(p.QuietHours.AllowUrgent) > 0 {
+				b, _ := json.Marshal(p.QuietHours.AllowUrgent) // a []string always marshals
+				u := string(b)
+				a.quietUrgent[i] = &u
+			}
 		}
 		a.timeZone[i] = p.TimeZone
 		a.locale[i] = p.Locale
@@ -85,7 +92,7 @@ func newPrefsArrays(ps []prefs.Preferences) prefsArrays {
 }
 
 func (a prefsArrays) args() []any {
-	return []any{a.users, a.conversation, a.mobile, a.webpush, a.inbox, a.categories, a.quietStart, a.quietEnd, a.timeZone, a.locale, a.updatedAt}
+	return []any{a.users, a.conversation, a.mobile, a.webpush, a.inbox, a.categories, a.quietStart, a.quietEnd, a.quietUrgent, a.timeZone, a.locale, a.updatedAt}
 }
 
 // sortPrefs returns ps sorted by user id with one record per user, the last
@@ -220,6 +227,7 @@ func scanPrefs(row pgx.Row) (prefs.Preferences, error) {
 		p          prefs.Preferences
 		categories []byte
 		start, end *string
+		urgent     *string
 		updated    *time.Time
 	)
 	err := row.Scan(&p.UserID,
@@ -227,7 +235,7 @@ func scanPrefs(row pgx.Row) (prefs.Preferences, error) {
 		&p.SendNotificationToMobileDevice,
 		&p.SendNotificationToWebPush,
 		&p.SendNotificationToInbox,
-		&categories, &start, &end, &p.TimeZone, &p.Locale, &updated)
+		&categories, &start, &end, &urgent, &p.TimeZone, &p.Locale, &updated)
 	if err != nil {
 		return p, err
 	}
@@ -244,6 +252,11 @@ func scanPrefs(row pgx.Row) (prefs.Preferences, error) {
 		}
 		if end != nil {
 			p.QuietHours.End = *end
+		}
+		if urgent != nil {
+			if err := json.Unmarshal([]byte(*urgent), &p.QuietHours.AllowUrgent); err != nil {
+				return p, fmt.Errorf("quiet hours of %q: %w", p.UserID, err)
+			}
 		}
 	}
 	p.UpdatedAt = fromTS(updated)

@@ -16,18 +16,18 @@ import (
 // size and reuse, not a hard limit.
 const prefsBatch = 500
 
-const prefsColumns = `user_id, conversation, mobile, webpush, inbox, categories, quiet_start, quiet_end, time_zone, locale, updated_at`
+const prefsColumns = `user_id, conversation, mobile, webpush, inbox, categories, quiet_start, quiet_end, quiet_urgent, time_zone, locale, updated_at`
 
 func selectPrefsIn(n int) string {
 	return `SELECT ` + prefsColumns + ` FROM preferences WHERE user_id IN (` + placeholders(n) + `)`
 }
 
 const insertDefaultPrefsSQL = `INSERT INTO preferences (` + prefsColumns + `)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (user_id) DO NOTHING`
 
 const upsertPrefsSQL = `INSERT INTO preferences (` + prefsColumns + `)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (user_id) DO UPDATE SET
 	conversation = excluded.conversation,
 	mobile = excluded.mobile,
@@ -36,6 +36,7 @@ ON CONFLICT (user_id) DO UPDATE SET
 	categories = excluded.categories,
 	quiet_start = excluded.quiet_start,
 	quiet_end = excluded.quiet_end,
+	quiet_urgent = excluded.quiet_urgent,
 	time_zone = excluded.time_zone,
 	locale = excluded.locale,
 	updated_at = excluded.updated_at`
@@ -182,9 +183,13 @@ func prefsArgs(p prefs.Preferences) []any {
 		b, _ := json.Marshal(p.Categories) // a map[string]bool always marshals
 		categories = string(b)
 	}
-	var start, end any
+	var start, end, urgent any
 	if p.QuietHours != nil {
 		start, end = p.QuietHours.Start, p.QuietHours.End
+		if len(p.QuietHours.AllowUrgent) > 0 {
+			b, _ := json.Marshal(p.QuietHours.AllowUrgent) // a []string always marshals
+			urgent = string(b)
+		}
 	}
 	return []any{
 		p.UserID,
@@ -193,7 +198,7 @@ func prefsArgs(p prefs.Preferences) []any {
 		p.SendNotificationToWebPush,
 		p.SendNotificationToInbox,
 		categories,
-		start, end,
+		start, end, urgent,
 		p.TimeZone,
 		p.Locale,
 		nanos(p.UpdatedAt),
@@ -205,6 +210,7 @@ func scanPrefs(rows *sql.Rows) (prefs.Preferences, error) {
 		p          prefs.Preferences
 		categories sql.NullString
 		start, end sql.NullString
+		urgent     sql.NullString
 		updated    sql.NullInt64
 	)
 	err := rows.Scan(&p.UserID,
@@ -212,7 +218,7 @@ func scanPrefs(rows *sql.Rows) (prefs.Preferences, error) {
 		&p.SendNotificationToMobileDevice,
 		&p.SendNotificationToWebPush,
 		&p.SendNotificationToInbox,
-		&categories, &start, &end, &p.TimeZone, &p.Locale, &updated)
+		&categories, &start, &end, &urgent, &p.TimeZone, &p.Locale, &updated)
 	if err != nil {
 		return p, err
 	}
@@ -224,6 +230,11 @@ func scanPrefs(rows *sql.Rows) (prefs.Preferences, error) {
 	}
 	if start.Valid || end.Valid {
 		p.QuietHours = &prefs.QuietHours{Start: start.String, End: end.String}
+		if urgent.Valid {
+			if err := json.Unmarshal([]byte(urgent.String), &p.QuietHours.AllowUrgent); err != nil {
+				return p, fmt.Errorf("quiet hours of %q: %w", p.UserID, err)
+			}
+		}
 	}
 	p.UpdatedAt = fromNanos(updated)
 	return p, nil

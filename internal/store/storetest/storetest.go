@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Devices", deviceSpecs},
 		{"Conversations", conversationSpecs},
 		{"Transcripts", transcriptSpecs},
+		{"Timers", timerSpecs},
 		{"Ping", []spec{{"AnswersWhenOpen", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
@@ -221,7 +222,7 @@ func customPrefs(userID string) prefs.Preferences {
 		SendNotificationToWebPush:      false,
 		SendNotificationToInbox:        true,
 		Categories:                     map[string]bool{"marketing": false, "training": true},
-		QuietHours:                     &prefs.QuietHours{Start: "22:00", End: "07:00"},
+		QuietHours:                     &prefs.QuietHours{Start: "22:00", End: "07:00", AllowUrgent: []string{"security", "incident"}},
 		TimeZone:                       "Europe/Paris",
 		Locale:                         "fr-FR",
 		UpdatedAt:                      t0,
