@@ -36,7 +36,7 @@ export class LineChart {
     max = niceCeil(max);
     const x = (i) => L + (i / (this.points - 1)) * (W - L - 4);
     const y = (v) => T + (1 - v / max) * (H - T - B);
-    const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', 'aria-hidden': 'true', focusable: 'false' });
+    const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, 'aria-hidden': 'true', focusable: 'false' });
     for (const f of [0, 0.5, 1]) {
       root.append(svg('line', { x1: L, x2: W, y1: y(max * f), y2: y(max * f), stroke: '#e5e7eb', 'stroke-width': 1 }));
       root.append(svg('text', { x: L - 6, y: y(max * f) + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#4b5563' }, fmt(max * f)));

@@ -182,7 +182,7 @@ function eventDetail(id, signal) {
         names.map((n) => h('th', { scope: 'col' }, h('span', { class: `o-${n}` }, n))))),
       h('tbody', {}, Object.entries(st.channels || {}).sort().map(([ch, c]) => h('tr', { 'data-channel': ch },
         h('th', { scope: 'row' }, ch), h('td', {}, fmt(c.targeted)), h('td', {}, fmt(c.pending)),
-        names.map((n) => h('td', { 'data-outcome': n }, c.outcomes?.[n] ? fmt(c.outcomes[n]) : '')))))));
+        names.map((n) => h('td', { 'data-outcome': n }, c.outcomes?.[n] ? fmt(c.outcomes[n]) : ''))))))));
 
     for (const [sel, values] of [[filterChannel, Object.keys(st.channels || {})], [filterOutcome, names]]) {
       const have = new Set([...sel.options].map((o) => o.value));
