@@ -78,14 +78,38 @@ func (a Audience) Recipients() []string {
 
 // Notification is what a person sees, whatever the channel.
 type Notification struct {
-	Title     string          `json:"title,omitempty"`
-	Message   string          `json:"message"`
-	Category  string          `json:"category,omitempty"`
-	Urgency   Urgency         `json:"urgency,omitempty"`
-	Actions   []Action        `json:"actions,omitempty"`
-	ExpiresAt *time.Time      `json:"expiresAt,omitempty"`
-	Locale    string          `json:"locale,omitempty"`
-	Data      json.RawMessage `json:"data,omitempty"`
+	Title     string     `json:"title,omitempty"`
+	Message   string     `json:"message"`
+	Category  string     `json:"category,omitempty"`
+	Urgency   Urgency    `json:"urgency,omitempty"`
+	Actions   []Action   `json:"actions,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// DeliverAt, when in the future, holds the notification back until
+	// then; the handler keeps it in a durable timer.
+	DeliverAt *time.Time `json:"deliverAt,omitempty"`
+	// EscalateAfter, when set, sends the notification to the person's
+	// devices (mobile, webpush) only if it is still unread in their inbox
+	// that long after it was delivered there.
+	EscalateAfter Duration        `json:"escalateAfter,omitzero"`
+	Locale        string          `json:"locale,omitempty"`
+	Data          json.RawMessage `json:"data,omitempty"`
+}
+
+// Duration is a time.Duration written in JSON as a Go duration string
+// such as "30m" or "1h30m".
+type Duration time.Duration
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText reads a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // Action is a button or link offered with a notification, such as
@@ -110,6 +134,12 @@ func IDFor(source, sourceID string) string {
 	h.Write([]byte(sourceID))
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// Scheduled reports whether the notification waits for its deliverAt at
+// now.
+func (n Notification) Scheduled(now time.Time) bool {
+	return n.DeliverAt != nil && now.Before(*n.DeliverAt)
 }
 
 // Expired reports whether the notification's expiry has passed at now.

@@ -20,14 +20,19 @@ import (
 // Limits bound what one event may carry. They are part of the public API and
 // documented in docs/api.md.
 const (
-	MaxRecipients   = 1000
-	MaxTopics       = 100
-	MaxUserIDLen    = 256
-	MaxIDLen        = 256
-	MaxTitleLen     = 256
-	MaxMessageLen   = 4000
-	MaxActions      = 5
-	MaxDataBytes    = 16 << 10
+	MaxRecipients = 1000
+	MaxTopics     = 100
+	MaxUserIDLen  = 256
+	MaxIDLen      = 256
+	MaxTitleLen   = 256
+	MaxMessageLen = 4000
+	MaxActions    = 5
+	MaxDataBytes  = 16 << 10
+	// MaxSchedule is how far ahead deliverAt may be.
+	MaxSchedule = 366 * 24 * time.Hour
+	// MinEscalation and MaxEscalation bound escalateAfter.
+	MinEscalation   = time.Minute
+	MaxEscalation   = 7 * 24 * time.Hour
 	maxCategoryLen  = 64
 	maxExtensionLen = 20
 )
@@ -237,6 +242,8 @@ type wireNotification struct {
 	Urgency   json.RawMessage `json:"urgency"`
 	Actions   json.RawMessage `json:"actions"`
 	ExpiresAt json.RawMessage `json:"expiresAt"`
+	DeliverAt json.RawMessage `json:"deliverAt"`
+	Escalate  json.RawMessage `json:"escalateAfter"`
 	Locale    json.RawMessage `json:"locale"`
 	Data      json.RawMessage `json:"data"`
 }
@@ -253,6 +260,9 @@ func checkData(p *problems, data []byte, ev *Event) {
 	}
 	checkAudience(p, d.Audience, ev)
 	checkNotification(p, d.Notification, &ev.Notification)
+	if at := ev.Notification.DeliverAt; at != nil && !ev.ReceivedAt.IsZero() && at.Sub(ev.ReceivedAt) > MaxSchedule {
+		p.add("data.notification.deliverAt", "is more than %d days ahead; schedule it closer, got %s", int(MaxSchedule.Hours()/24), at.Format(time.RFC3339))
+	}
 }
 
 func checkAudience(p *problems, raw json.RawMessage, ev *Event) {
@@ -412,6 +422,26 @@ func checkNotification(p *problems, raw json.RawMessage, n *Notification) {
 		} else {
 			t = t.UTC()
 			n.ExpiresAt = &t
+		}
+	}
+	if at := textField(p, "data.notification.deliverAt", w.DeliverAt, 64, false); at != "" {
+		t, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			p.add("data.notification.deliverAt", "must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got %q", at)
+		} else {
+			t = t.UTC()
+			n.DeliverAt = &t
+		}
+	}
+	if esc := textField(p, "data.notification.escalateAfter", w.Escalate, 32, false); esc != "" {
+		d, err := time.ParseDuration(esc)
+		switch {
+		case err != nil:
+			p.add("data.notification.escalateAfter", "must be a duration such as 30m or 2h, got %q", esc)
+		case d < MinEscalation || d > MaxEscalation:
+			p.add("data.notification.escalateAfter", "must be from 1m to 168h (7 days), got %s", esc)
+		default:
+			n.EscalateAfter = Duration(d)
 		}
 	}
 	if loc := textField(p, "data.notification.locale", w.Locale, 35, false); loc != "" {

@@ -217,6 +217,14 @@ var structuredInvalid = []invalidCase{
 	{name: "expiresAt in words", change: func(ev fields) { notification(ev)["expiresAt"] = "tomorrow" }, fields: []string{"data.notification.expiresAt"}, problem: `RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got "tomorrow"`},
 	{name: "expiresAt date only", change: func(ev fields) { notification(ev)["expiresAt"] = "2026-01-02" }, fields: []string{"data.notification.expiresAt"}, problem: "RFC 3339"},
 	{name: "expiresAt number", change: func(ev fields) { notification(ev)["expiresAt"] = 1767225600 }, fields: []string{"data.notification.expiresAt"}, problem: "got number"},
+	{name: "deliverAt in words", change: func(ev fields) { notification(ev)["deliverAt"] = "at ten" }, fields: []string{"data.notification.deliverAt"}, problem: `RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got "at ten"`},
+	{name: "deliverAt number", change: func(ev fields) { notification(ev)["deliverAt"] = 1767225600 }, fields: []string{"data.notification.deliverAt"}, problem: "got number"},
+	{name: "deliverAt over a year ahead", change: func(ev fields) { notification(ev)["deliverAt"] = "2027-03-02T09:00:01Z" }, fields: []string{"data.notification.deliverAt"}, problem: "more than 366 days ahead"},
+	{name: "escalateAfter in words", change: func(ev fields) { notification(ev)["escalateAfter"] = "half an hour" }, fields: []string{"data.notification.escalateAfter"}, problem: `duration such as 30m or 2h, got "half an hour"`},
+	{name: "escalateAfter in days", change: func(ev fields) { notification(ev)["escalateAfter"] = "1d" }, fields: []string{"data.notification.escalateAfter"}, problem: "duration such as 30m"},
+	{name: "escalateAfter number", change: func(ev fields) { notification(ev)["escalateAfter"] = 30 }, fields: []string{"data.notification.escalateAfter"}, problem: "got number"},
+	{name: "escalateAfter under a minute", change: func(ev fields) { notification(ev)["escalateAfter"] = "30s" }, fields: []string{"data.notification.escalateAfter"}, problem: "from 1m to 168h"},
+	{name: "escalateAfter over a week", change: func(ev fields) { notification(ev)["escalateAfter"] = "169h" }, fields: []string{"data.notification.escalateAfter"}, problem: "from 1m to 168h"},
 	{name: "locale in words", change: func(ev fields) { notification(ev)["locale"] = "english" }, fields: []string{"data.notification.locale"}, problem: `BCP 47 language tag such as en-US, got "english"`},
 	{name: "locale unknown language", change: func(ev fields) { notification(ev)["locale"] = "xx-YY" }, fields: []string{"data.notification.locale"}, problem: "BCP 47"},
 	{name: "locale number", change: func(ev fields) { notification(ev)["locale"] = 1 }, fields: []string{"data.notification.locale"}, problem: "got number"},
@@ -452,6 +460,33 @@ var structuredValid = []validCase{
 		}
 		if n.ExpiresAt.Location() != time.UTC {
 			t.Errorf("expiresAt in %v; want UTC", n.ExpiresAt.Location())
+		}
+	}},
+	{name: "timing fields", change: func(ev fields) {
+		n := notification(ev)
+		n["deliverAt"] = "2026-03-01T12:00:00+02:00"
+		n["escalateAfter"] = "1h30m"
+	}, check: func(t *testing.T, ev Event) {
+		n := ev.Notification
+		if want := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC); n.DeliverAt == nil || !n.DeliverAt.Equal(want) || n.DeliverAt.Location() != time.UTC {
+			t.Errorf("deliverAt = %v; want %v in UTC", n.DeliverAt, want)
+		}
+		if time.Duration(n.EscalateAfter) != 90*time.Minute {
+			t.Errorf("escalateAfter = %v; want 1h30m", time.Duration(n.EscalateAfter))
+		}
+		if !n.Scheduled(receivedAt) || n.Scheduled(*n.DeliverAt) {
+			t.Error("Scheduled is true before deliverAt and false from it")
+		}
+		// The hub carries the event as JSON: the fields survive it.
+		b, _ := json.Marshal(ev)
+		var back Event
+		if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back.Notification, n) {
+			t.Errorf("JSON round trip: %+v, %v; want %+v (%s)", back.Notification, err, n, b)
+		}
+	}},
+	{name: "deliverAt in the past", change: func(ev fields) { notification(ev)["deliverAt"] = "2020-01-01T00:00:00Z" }, check: func(t *testing.T, ev Event) {
+		if ev.Notification.DeliverAt == nil || ev.Notification.Scheduled(receivedAt) {
+			t.Errorf("deliverAt in the past: %v; want kept and not scheduled", ev.Notification.DeliverAt)
 		}
 	}},
 	{name: "urgency low", change: func(ev fields) { notification(ev)["urgency"] = "low" }, check: wantUrgency(UrgencyLow)},
