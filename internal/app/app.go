@@ -85,6 +85,10 @@ type Options struct {
 	// through its consumer groups, so handler and delivery processes scale
 	// out by starting more of them.
 	Roles []string
+	// SourcesDir holds the upstream adapters' definitions (*.yaml), served
+	// at POST /v1/sources/{name}; empty means none. Their secrets are read
+	// at Open, which fails on any problem.
+	SourcesDir string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -166,6 +170,10 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	sources, err := loadSources(opts.SourcesDir, log)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -217,6 +225,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		Sessions: sessions, VAPIDPublicKey: opts.Push.VAPIDPublicKey,
 		Ingest: ingest.New(h, opts.Ingest, log, a.Metrics), ChannelRates: a.conv.rates(),
 		DirectLine: a.conv.minter(), OpsOnly: !roles[RoleAPI], StreamPoll: streamPoll(roles),
+		Sources: sources,
 	})
 	// Without the api role the assistant and Direct Line are not served;
 	// the conversation channel still writes into Direct Line transcripts,

@@ -87,6 +87,13 @@ func (c *Client) DoStream(ctx context.Context, method, path, contentType string,
 	if _, buffered := r.(*bytes.Reader); r != nil && !buffered {
 		hc = &http.Client{Transport: c.http.Transport}
 	}
+	return c.send(hc, req, out)
+}
+
+// send does req and decodes a JSON answer into out (if not nil), or
+// returns an *APIError.
+func (c *Client) send(hc *http.Client, req *http.Request, out any) error {
+	method, path := req.Method, req.URL.Path
 	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, c.base+path, err)
@@ -117,6 +124,33 @@ func (c *Client) PostEvents(ctx context.Context, contentType string, body []byte
 	var resp ingest.Response
 	err := c.Do(ctx, http.MethodPost, "/v1/events", contentType, body, &resp)
 	return resp, err
+}
+
+// SourceResponse is the answer of POST /v1/sources/{name}.
+type SourceResponse struct {
+	ingest.Response
+	// Filtered is set when the source's filter left the payload out.
+	Filtered bool `json:"filtered"`
+}
+
+// PostSource sends an upstream system's payload to POST
+// /v1/sources/{name} as that system does: not with herald's API key but
+// with the headers sign sets (a signature and timestamp, or the source's
+// bearer key) just before it is sent.
+func (c *Client) PostSource(ctx context.Context, name string, body []byte, sign func(http.Header) error) (SourceResponse, error) {
+	var out SourceResponse
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/sources/"+url.PathEscape(name), bytes.NewReader(body))
+	if err != nil {
+		return out, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if sign != nil {
+		if err := sign(req.Header); err != nil {
+			return out, err
+		}
+	}
+	err = c.send(c.http, req, &out)
+	return out, err
 }
 
 // UserPath builds /v1/users/{id}/suffix with the id escaped.

@@ -24,6 +24,7 @@ import (
 	"github.com/herald/herald/internal/live"
 	"github.com/herald/herald/internal/metrics"
 	"github.com/herald/herald/internal/problem"
+	"github.com/herald/herald/internal/source"
 	"github.com/herald/herald/internal/store"
 )
 
@@ -48,6 +49,9 @@ type Deps struct {
 	// VAPIDPublicKey is served to browsers subscribing to Web Push; empty
 	// when Web Push is not configured.
 	VAPIDPublicKey string
+	// Sources are the upstream adapters served at POST /v1/sources/{name};
+	// nil has none.
+	Sources *source.Registry
 	// OpsOnly serves only /healthz, /readyz and /metrics: a process
 	// without the api role.
 	OpsOnly bool
@@ -131,6 +135,10 @@ func New(d Deps) *API {
 	a.handle("GET /v1/whoami", anyone, a.whoami)
 	a.handle("GET /v1/stats", admin, a.stats)
 	a.handle("GET /v1/webpush/vapid", anyone, a.vapidKey)
+	// Upstream systems authenticate with their source's own credentials.
+	a.mux.HandleFunc("POST /v1/sources/{name}", a.postSource)
+	a.handle("GET /v1/sources", admin, a.listSources)
+	a.handle("GET /v1/sources/{name}", admin, a.getSource)
 	a.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, problem.NotFound, "No such route: "+r.Method+" "+r.URL.Path+". See docs/api.md.", nil, 0)
 	})

@@ -56,6 +56,10 @@ func New(h hub.Hub, cfg Config, log *slog.Logger, m *metrics.Metrics) *Ingest {
 	return &Ingest{hub: h, cfg: cfg, log: log.With("component", "ingest"), metrics: m, now: time.Now}
 }
 
+// Limits are the bounds in force, defaults applied, for the other edges
+// that take request bodies (source adapters).
+func (in *Ingest) Limits() Config { return in.cfg }
+
 // Accepted names one stored event in the 202 answer.
 type Accepted struct {
 	ID       string `json:"id"`

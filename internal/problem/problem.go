@@ -38,6 +38,12 @@ const (
 	StoreUnavailable   Code = "store-unavailable"
 	ShuttingDown       Code = "shutting-down"
 	Internal           Code = "internal"
+	// SourceUnauthenticated: an upstream request to a source adapter
+	// without valid credentials; the detail starts with the reason.
+	SourceUnauthenticated Code = "source-unauthenticated"
+	// MappingFailed: a source adapter could not map the upstream payload;
+	// errors name the step (body, filter, map.*).
+	MappingFailed Code = "mapping-failed"
 )
 
 // Table maps each code to its status and title.
@@ -55,6 +61,9 @@ var Table = map[Code]Entry{
 	StoreUnavailable:   {http.StatusServiceUnavailable, "The store did not answer"},
 	ShuttingDown:       {http.StatusServiceUnavailable, "herald is shutting down"},
 	Internal:           {http.StatusInternalServerError, "Internal error"},
+
+	SourceUnauthenticated: {http.StatusUnauthorized, "The upstream request is not authenticated"},
+	MappingFailed:         {http.StatusBadRequest, "The source could not map the payload"},
 }
 
 // DocsBase prefixes each code to form the problem's type, a reference into

@@ -83,18 +83,18 @@ func TestShippedExamplesMapTheirSamples(t *testing.T) {
 	}{
 		{source: "hr-training", sample: "hr-training-assigned.json", want: want{
 			source: "urn:example:hr", sourceID: "evt-7f3a9c", typ: "com.example.hr.training.assigned",
-			users: []string{"alice"}, title: "Training assigned: Security awareness 2026",
-			message:  "Security awareness 2026 is due on 2026-03-31. It takes about 45 minutes.",
+			users: []string{"alice"}, title: "Training assigned: Security awareness",
+			message:  "Security awareness is due on 2035-03-31. It takes about 45 minutes.",
 			category: "training", urgency: event.UrgencyHigh, actions: []string{"startConversation", "open"},
-			expiresAt: "2026-03-31T23:59:59Z", locale: "en-US", data: `{"courseId":"SEC-101","dueDate":"2026-03-31"}`,
+			expiresAt: "2035-03-31T23:59:59Z", locale: "en-US", data: `{"courseId":"SEC-101","dueDate":"2035-03-31"}`,
 		}},
 		{source: "hr-training", sample: "hr-training-completed.json", filtered: true},
 		{source: "benefits-enrollment", sample: "benefits-enrollment-opened.json", want: want{
-			source: "urn:example:benefits", sourceID: "enr-2027-open", typ: "com.example.benefits.enrollment.opened",
+			source: "urn:example:benefits", sourceID: "enr-2036-open", typ: "com.example.benefits.enrollment.opened",
 			topics: []string{"full-time-us", "part-time-us"}, title: "Benefits enrollment is open",
-			message:  "Open enrollment for 2027 runs until 2026-11-30. Would you like to know more?",
+			message:  "Open enrollment for 2036 runs until 2035-11-30. Would you like to know more?",
 			category: "benefits", urgency: event.UrgencyNormal, actions: []string{"details", "enroll"},
-			expiresAt: "2026-11-30T23:59:59Z", data: `{"planYear":2027}`,
+			expiresAt: "2035-11-30T23:59:59Z", data: `{"planYear":2036}`,
 		}},
 		{source: "webhook", sample: "webhook-message.json", header: http.Header{"X-Event-Type": {"it.laptop.ready"}}, want: want{
 			source: "urn:herald:source:webhook", sourceID: "wh-1001", typ: "com.example.webhook.it.laptop.ready", subject: "bob",
