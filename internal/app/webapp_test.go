@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald/herald/internal/app"
 	"github.com/herald/herald/internal/auth"
+	"github.com/herald/herald/internal/channel/push/pushtest"
+	"github.com/herald/herald/internal/channel/webpush"
 	"github.com/herald/herald/internal/client"
 	"github.com/herald/herald/internal/event"
 	"github.com/herald/herald/internal/store"
@@ -230,5 +233,37 @@ func TestWebAppInChromium(t *testing.T) {
 	var prefs struct{ Categories map[string]bool }
 	if err := b.admin.Do(context.Background(), http.MethodGet, client.UserPath("ada", "/preferences"), "", nil, &prefs); err != nil || prefs.Categories["training"] {
 		t.Errorf("ada's categories = %v (%v), want training off", prefs.Categories, err)
+	}
+}
+
+// TestBrowserPushOptIn is what the notification center's opt-in does once
+// the browser has subscribed: read the VAPID public key, register the
+// PushSubscription as the person's webpush device with their session, and
+// remove it on opt-out; another person's devices stay out of reach.
+func TestBrowserPushOptIn(t *testing.T) {
+	t.Parallel()
+	vapid, err := webpush.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := setupWith(t, app.Options{Push: app.PushOptions{VAPIDPublicKey: vapid.Public, VAPIDPrivateKey: vapid.Private, VAPIDSubject: "mailto:ops@example.com"}})
+	ada := b.mintSession(t, "ada")
+	code, body := call(t, b.url, ada, "GET", "/v1/webpush/vapid", "")
+	if code != http.StatusOK || string(body) != `{"configured":true,"publicKey":"`+vapid.Public+"\"}\n" {
+		t.Fatalf("VAPID key: %d %s", code, body)
+	}
+	sub := pushtest.NewSubscriber()
+	// The shape of PushSubscription.toJSON().
+	reg := `{"platform":"webpush","tags":["browser"],"subscription":{"endpoint":"https://push.example.com/send/abc","expirationTime":null,"keys":{"p256dh":"` + sub.P256dh() + `","auth":"` + sub.AuthSecret() + `"}}}`
+	code, body = call(t, b.url, ada, "POST", "/v1/users/ada/devices", reg)
+	var dev struct{ ID, Platform, State string }
+	if err := json.Unmarshal(body, &dev); code != http.StatusCreated || err != nil || dev.Platform != "webpush" || dev.State != "active" {
+		t.Fatalf("registering the browser: %d %s", code, body)
+	}
+	if code, _ := call(t, b.url, ada, "POST", "/v1/users/bob/devices", reg); code != http.StatusForbidden {
+		t.Errorf("registering a browser for bob with ada's session: %d, want 403", code)
+	}
+	if code, _ := call(t, b.url, ada, "DELETE", "/v1/users/ada/devices/"+dev.ID, ""); code != http.StatusNoContent {
+		t.Errorf("opting out: %d, want 204", code)
 	}
 }

@@ -35,7 +35,10 @@ type deviceRequest struct {
 // subscription is a browser's PushSubscription as toJSON() gives it.
 type subscription struct {
 	Endpoint string `json:"endpoint"`
-	Keys     struct {
+	// ExpirationTime is what browsers send (usually null); herald keeps
+	// the subscription until the push service says it is gone.
+	ExpirationTime *float64 `json:"expirationTime"`
+	Keys           struct {
 		P256dh string `json:"p256dh"`
 		Auth   string `json:"auth"`
 	} `json:"keys"`
