@@ -52,11 +52,17 @@ echo
 say "The event's delivery status"
 "$BIN" send --server "$URL" --key "$KEY" --user alice --message "A second one, sent with 'herald send'" --wait 5s
 
+say "The web app"
+echo "  console:               $URL/  (sign in with an admin key)"
+SESSION=$(curl -fsS -X POST -H "Authorization: Bearer $KEY" "$URL/v1/users/alice/session" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+echo "  alice's notifications: $URL/#/me?session=$SESSION  (a one-hour session for alice)"
+
 if [[ "${DEMO_EXIT:-}" == "1" || ! -t 0 ]]; then
   say "Demo done; stopping herald"
   exit 0
 fi
 say "herald keeps serving on $URL. Try:"
+echo "  open $URL/ and sign in with the admin key $KEY"
 echo "  export HERALD_KEY=$KEY"
 echo "  $BIN send --user bob --message 'Laptop ready for pickup' --wait 5s"
 echo "  $BIN prefs get bob"
