@@ -24,6 +24,8 @@ func serveFlags(cmd *cobra.Command, o *app.Options) {
 	f.DurationVar(&o.AckWait, "ack-wait", 30*time.Second, "how long a batch may stay unsettled before the hub gives it to another worker (one that died mid-batch)")
 	f.Int64Var(&o.Ingest.MaxBodyBytes, "max-body", ingest.DefaultMaxBodyBytes, "largest accepted request body in bytes")
 	f.IntVar(&o.Ingest.MaxBatch, "max-batch", ingest.DefaultMaxBatch, "most events in one batch request")
+	f.Int64Var(&o.Ingest.MaxLag, "max-lag", ingest.DefaultMaxLag, "most events waiting for the handler before POST /v1/events answers 429 with Retry-After (0: no bound)")
+	f.Float64Var(&o.Ingest.KeyRate, "key-rate", 0, "most events per second one API key may send; 429 with Retry-After above it (0: no limit)")
 	f.StringVar(&o.Hub.URL, "hub", "embedded", "event hub: embedded, nats://host:4222 (tls:// for TLS), or kafka://broker1:9092,broker2:9092")
 	config.MarkURL(f, "hub")
 	f.StringVar(&o.Hub.Prefix, "hub-prefix", "", "name prefix of hub streams, topics and groups (default HERALD for NATS, herald for Kafka)")
@@ -40,6 +42,7 @@ func serveFlags(cmd *cobra.Command, o *app.Options) {
 	f.StringVar(&o.SessionSecret, "session-secret", "", "secret (16+ bytes) signing user sessions of the web app; set the same on every api process (default: a random one kept in memory)")
 	config.MarkSecret(f, "session-secret")
 	f.StringSliceVar(&o.OutboundAllow, "outbound-allow", nil, "internal address ranges (CIDR) that Web Push endpoints and Bot Framework serviceUrls may reach; loopback, private and link-local are refused otherwise")
+	sourcesDirFlag(cmd, &o.SourcesDir)
 	f.StringSliceVar(&o.Roles, "roles", app.AllRoles, "parts this process runs: api (HTTP, assistant, Direct Line), handler (events, broadcasts), delivery (channel workers)")
 }
 

@@ -104,7 +104,7 @@ func New(d Deps) *API {
 	if d.OpsOnly {
 		return a
 	}
-	a.handle("POST /v1/events", produce, d.Ingest.ServeHTTP)
+	a.handle("POST /v1/events", produce, a.ingestEvents)
 	a.handle("GET /v1/events/{id}", readEvent, a.eventStatus)
 	a.handle("DELETE /v1/events/{id}", produce, a.cancelEvent)
 	a.handle("GET /v1/topics", read, a.listTopics)
@@ -117,13 +117,13 @@ func New(d Deps) *API {
 	a.handle("POST /v1/users:import", admin, a.importUsers)
 	a.handle("GET /v1/deadletters", admin, a.listDeadLetters)
 	a.handle("POST /v1/deadletters/{seq}/replay", admin, a.replayDeadLetter)
+	a.handle("DELETE /v1/deadletters/{seq}", admin, a.deleteDeadLetter)
+	a.handle("POST /v1/deadletters:replay", admin, a.replayDeadLetters)
+	a.handle("POST /v1/deadletters:purge", admin, a.purgeDeadLetters)
 	a.handle("GET /v1/users/{userId}/preferences", readOwn, a.getPreferences)
 	a.handle("PUT /v1/users/{userId}/preferences", adminOwn, a.putPreferences)
 	a.handle("PATCH /v1/users/{userId}/preferences", adminOwn, a.patchPreferences)
 	a.handle("GET /v1/users/{userId}/notifications", readOwn, a.listNotifications)
-	a.handle("DELETE /v1/deadletters/{seq}", admin, a.deleteDeadLetter)
-	a.handle("POST /v1/deadletters:replay", admin, a.replayDeadLetters)
-	a.handle("POST /v1/deadletters:purge", admin, a.purgeDeadLetters)
 	a.handle("POST /v1/users/{userId}/notifications/{id}/read", readOwn, a.markRead)
 	a.handle("GET /v1/users/{userId}/notifications/stream", readOwn, a.stream)
 	a.handle("POST /v1/users/{userId}/devices", adminOwn, a.registerDevice)

@@ -28,6 +28,14 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxBatch is the most events in one batch request.
 	MaxBatch int
+	// MaxLag is the most events that may wait for the handler (its
+	// backlog on the events topic) before new ones are refused with 429
+	// and Retry-After; 0 means no bound.
+	MaxLag int64
+	// KeyRate is the most events per second one API key may send
+	// (a token bucket per key; 429 with Retry-After above it); 0 means no
+	// limit.
+	KeyRate float64
 }
 
 // Defaults for Config.
@@ -43,6 +51,7 @@ type Ingest struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	now     func() time.Time
+	admit   *admission
 }
 
 // New returns an ingest edge publishing to h.
@@ -53,7 +62,8 @@ func New(h hub.Hub, cfg Config, log *slog.Logger, m *metrics.Metrics) *Ingest {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = DefaultMaxBatch
 	}
-	return &Ingest{hub: h, cfg: cfg, log: log.With("component", "ingest"), metrics: m, now: time.Now}
+	log = log.With("component", "ingest")
+	return &Ingest{hub: h, cfg: cfg, log: log, metrics: m, now: time.Now, admit: newAdmission(h, cfg, log)}
 }
 
 // Limits are the bounds in force, defaults applied, for the other edges
@@ -74,12 +84,23 @@ type Response struct {
 
 // ServeHTTP handles POST /v1/events.
 func (in *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := in.admit.backlog(r.Context()); err != nil {
+		in.refuseBacklog(w, err)
+		return
+	}
 	events, mode, code, detail, fields := in.read(w, r)
 	if code != "" {
 		in.reject(w, code, detail, fields)
 		return
 	}
-	if err := in.Publish(r.Context(), events); err != nil {
+	if wait, ok := in.admit.take(rateKey(r.Context()), len(events)); !ok {
+		in.rejectRetry(w, problem.RateLimited, fmt.Sprintf("This API key may send %g events per second (--key-rate); nothing was accepted. Retry after %s.", in.cfg.KeyRate, wait.Round(time.Millisecond)), wait)
+		return
+	}
+	if err := in.Publish(r.Context(), events); errors.Is(err, ErrBacklog) {
+		in.refuseBacklog(w, err)
+		return
+	} else if err != nil {
 		in.log.Warn("hub refused events", "events", len(events), "err", err)
 		in.reject(w, problem.HubUnavailable, "The events were not stored; nothing was accepted. Retry the same request: event ids make it safe.", nil)
 		return
@@ -101,6 +122,21 @@ func (in *Ingest) reject(w http.ResponseWriter, code problem.Code, detail string
 	if code == problem.HubUnavailable {
 		retry = time.Second
 	}
+	in.rejectRetry(w, code, detail, retry, fields...)
+}
+
+// refuseBacklog answers 429 backlog for a *BacklogError.
+func (in *Ingest) refuseBacklog(w http.ResponseWriter, err error) {
+	var be *BacklogError
+	retry := backlogRetry
+	if errors.As(err, &be) {
+		retry = be.RetryAfter
+	}
+	in.rejectRetry(w, problem.Backlog, err.Error()+"; nothing was accepted.", retry)
+}
+
+// rejectRetry renders and counts a refusal asking to retry after retry.
+func (in *Ingest) rejectRetry(w http.ResponseWriter, code problem.Code, detail string, retry time.Duration, fields ...event.FieldError) {
 	if in.metrics != nil {
 		in.metrics.IngestRejected.WithLabelValues(fmt.Sprint(problem.Table[code].Status)).Inc()
 	}
@@ -177,8 +213,13 @@ func looksStructured(body []byte) bool {
 }
 
 // Publish stores events in the hub, each keyed by its recipient (or by its
-// id when it has several) and de-duplicated by its id.
+// id when it has several) and de-duplicated by its id. While the handler is
+// further behind than Config.MaxLag it stores nothing and returns a
+// *BacklogError (errors.Is ErrBacklog): answer 429 with its RetryAfter.
 func (in *Ingest) Publish(ctx context.Context, events []event.Event) error {
+	if err := in.admit.backlog(ctx); err != nil {
+		return err
+	}
 	msgs := make([]hub.Message, len(events))
 	for i, ev := range events {
 		data, err := json.Marshal(ev)

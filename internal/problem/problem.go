@@ -38,6 +38,12 @@ const (
 	StoreUnavailable   Code = "store-unavailable"
 	ShuttingDown       Code = "shutting-down"
 	Internal           Code = "internal"
+	// RateLimited: the API key sent more events per second than its
+	// limit (--key-rate); retry after Retry-After.
+	RateLimited Code = "rate-limited"
+	// Backlog: herald is further behind on its events than it allows
+	// (--max-lag); retry after Retry-After.
+	Backlog Code = "backlog"
 	// SourceUnauthenticated: an upstream request to a source adapter
 	// without valid credentials; the detail starts with the reason.
 	SourceUnauthenticated Code = "source-unauthenticated"
@@ -61,6 +67,8 @@ var Table = map[Code]Entry{
 	StoreUnavailable:   {http.StatusServiceUnavailable, "The store did not answer"},
 	ShuttingDown:       {http.StatusServiceUnavailable, "herald is shutting down"},
 	Internal:           {http.StatusInternalServerError, "Internal error"},
+	RateLimited:        {http.StatusTooManyRequests, "The API key's event rate is exceeded"},
+	Backlog:            {http.StatusTooManyRequests, "herald is behind on its events; slow down"},
 
 	SourceUnauthenticated: {http.StatusUnauthorized, "The upstream request is not authenticated"},
 	MappingFailed:         {http.StatusBadRequest, "The source could not map the payload"},
