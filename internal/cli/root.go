@@ -56,7 +56,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newServeCmd(), newKeysCmd(), newSendCmd(), newProduceCmd(), newPrefsCmd(), newTopicsCmd(), newUsersCmd(), newDLQCmd(),
 		newBenchCmd(), newVersionCmd(), newConfigCmd(),
-		newDevicesCmd(), newVapidCmd(),
+		newDevicesCmd(), newVapidCmd(), newSourcesCmd(),
 	)
 	return root
 }

@@ -86,9 +86,14 @@ func Resolve(fs *pflag.FlagSet) error {
 		if err := yaml.Unmarshal(data, &fromFile); err != nil {
 			return fmt.Errorf("config file %s: %w", file, err)
 		}
-		for k := range fromFile {
-			if fs.Lookup(k) == nil || k == FileFlag {
+		for k, v := range fromFile {
+			f := fs.Lookup(k)
+			if f == nil || k == FileFlag {
 				return fmt.Errorf("config file %s: unknown setting %q (settings are the flag names of this command; see --help)", file, k)
+			}
+			if f.Name != k { // an alias, such as sources for sources-dir
+				delete(fromFile, k)
+				fromFile[f.Name] = v
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/herald/herald/internal/client"
 	"github.com/herald/herald/internal/event"
+	"github.com/herald/herald/internal/ingest"
 )
 
 // Config says what to produce.
@@ -46,6 +48,20 @@ type Config struct {
 	// OnSent, when set, is called with herald's ids of the events of each
 	// request just before it is sent.
 	OnSent func(ids []string, at time.Time)
+	// Upstream, when set, plays an upstream system instead: each request
+	// is one of its payloads, posted to its source adapter and signed.
+	Upstream Upstream
+}
+
+// Upstream is an upstream system posting to a source adapter (see
+// source.Upstream).
+type Upstream interface {
+	// Name is the source's name, as in POST /v1/sources/{name}.
+	Name() string
+	// Payload is the body of request seq.
+	Payload(seq int) ([]byte, error)
+	// Sign sets the request's credentials for body at now.
+	Sign(h http.Header, body []byte, now time.Time) error
 }
 
 // Stats are live counters; read them with Snapshot.
@@ -54,21 +70,23 @@ type Stats struct {
 	Accepted atomic.Int64
 	Errors   atomic.Int64
 	Retries  atomic.Int64
+	// Filtered counts upstream payloads the source's filter left out.
+	Filtered atomic.Int64
 	mu       sync.Mutex
 	lastErr  string
 }
 
 // Snapshot is a copy of the counters.
 type Snapshot struct {
-	Sent, Accepted, Errors, Retries int64
-	LastError                       string
+	Sent, Accepted, Errors, Retries, Filtered int64
+	LastError                                 string
 }
 
 // Snapshot copies the counters.
 func (s *Stats) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Snapshot{Sent: s.Sent.Load(), Accepted: s.Accepted.Load(), Errors: s.Errors.Load(), Retries: s.Retries.Load(), LastError: s.lastErr}
+	return Snapshot{Sent: s.Sent.Load(), Accepted: s.Accepted.Load(), Errors: s.Errors.Load(), Retries: s.Retries.Load(), Filtered: s.Filtered.Load(), LastError: s.lastErr}
 }
 
 func (s *Stats) fail(err error) {
@@ -84,6 +102,8 @@ type request struct {
 	body        []byte
 	ids         []string
 	n           int
+	// upstream marks a payload for the source adapter of cfg.Upstream.
+	upstream bool
 }
 
 // Run produces until the count, the duration or ctx ends, and returns when
@@ -151,7 +171,14 @@ func generate(ctx context.Context, cfg Config, limiter *rate.Limiter, out chan<-
 		}
 		var r request
 		var err error
-		if scanner != nil {
+		switch {
+		case cfg.Upstream != nil:
+			body, perr := cfg.Upstream.Payload(produced)
+			if perr != nil {
+				return fmt.Errorf("payload %d: %w", produced, perr)
+			}
+			r = request{contentType: event.MediaJSON, body: body, n: 1, upstream: true}
+		case scanner != nil:
 			r, line, err = fromFile(scanner, n, line)
 			if err != nil {
 				return err
@@ -159,7 +186,7 @@ func generate(ctx context.Context, cfg Config, limiter *rate.Limiter, out chan<-
 			if r.n == 0 {
 				return nil
 			}
-		} else {
+		default:
 			r = synthetic(cfg, produced, n)
 		}
 		if limiter != nil {
@@ -230,7 +257,20 @@ func send(ctx context.Context, c *client.Client, cfg Config, r request, stats *S
 		if cfg.OnSent != nil && r.ids != nil {
 			cfg.OnSent(r.ids, time.Now())
 		}
-		resp, err := c.PostEvents(context.WithoutCancel(ctx), r.contentType, r.body)
+		var resp ingest.Response
+		var err error
+		if r.upstream {
+			var sr client.SourceResponse
+			sr, err = c.PostSource(context.WithoutCancel(ctx), cfg.Upstream.Name(), r.body, func(h http.Header) error {
+				return cfg.Upstream.Sign(h, r.body, time.Now())
+			})
+			resp = sr.Response
+			if err == nil && sr.Filtered {
+				stats.Filtered.Add(1)
+			}
+		} else {
+			resp, err = c.PostEvents(context.WithoutCancel(ctx), r.contentType, r.body)
+		}
 		var ae *client.APIError
 		if errors.As(err, &ae) && ae.Retryable() && ctx.Err() == nil {
 			stats.Retries.Add(1)
