@@ -156,20 +156,71 @@ func (c *Channel) Deliver(ctx context.Context, jobs []channel.Job) []channel.Res
 		}
 		return results
 	}
-	c.run(ctx, jobs, sends)
-	now := c.cfg.Now()
-	var sent []store.DeviceDelivery
-	for _, s := range sends {
-		if s.err == nil && !s.skipped && s.postponed == 0 {
-			sent = append(sent, store.DeviceDelivery{EventID: jobs[s.job].Event.ID, DeviceID: s.ref.ID, At: now})
-		}
-	}
-	markErr := c.cfg.Store.MarkDeviceDelivered(context.WithoutCancel(ctx), sent)
-	if markErr != nil {
-		c.log.Error("recording sent conversations failed; a retry may send them again", "err", markErr)
-	}
+	rec := newRecorder(c.cfg.Store, c.log)
+	c.run(ctx, jobs, sends, rec)
+	rec.close()
 	c.verdicts(ctx, jobs, sends, results)
 	return results
+}
+
+// recordEvery is how often the sends of a delivery call are recorded
+// while it runs: a crash repeats at most what was sent since.
+const recordEvery = 20 * time.Millisecond
+
+// recorder writes sent records in small groups as sends succeed, so that a
+// crash mid-call leaves few sent-but-unrecorded conversations (which a
+// retry would write into again).
+type recorder struct {
+	st   store.Store
+	log  *slog.Logger
+	mu   sync.Mutex
+	buf  []store.DeviceDelivery
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newRecorder(st store.Store, log *slog.Logger) *recorder {
+	r := &recorder{st: st, log: log, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		t := time.NewTicker(recordEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				r.flush()
+			case <-r.stop:
+				r.flush()
+				return
+			}
+		}
+	}()
+	return r
+}
+
+func (r *recorder) add(d store.DeviceDelivery) {
+	r.mu.Lock()
+	r.buf = append(r.buf, d)
+	r.mu.Unlock()
+}
+
+func (r *recorder) flush() {
+	r.mu.Lock()
+	buf := r.buf
+	r.buf = nil
+	r.mu.Unlock()
+	if len(buf) == 0 {
+		return
+	}
+	if err := r.st.MarkDeviceDelivered(context.Background(), buf); err != nil {
+		r.log.Error("recording sent conversations failed; a retry may send them again", "err", err)
+	}
+}
+
+// close records what is left and stops.
+func (r *recorder) close() {
+	close(r.stop)
+	<-r.done
 }
 
 // plan looks up the people's conversations and what they already have.
@@ -209,7 +260,7 @@ func (c *Channel) plan(ctx context.Context, jobs []channel.Job) ([]send, error) 
 }
 
 // run performs the sends with at most Workers in flight.
-func (c *Channel) run(ctx context.Context, jobs []channel.Job, sends []send) {
+func (c *Channel) run(ctx context.Context, jobs []channel.Job, sends []send, rec *recorder) {
 	sem := make(chan struct{}, c.cfg.Workers)
 	var wg sync.WaitGroup
 	for i := range sends {
@@ -226,6 +277,9 @@ func (c *Channel) run(ctx context.Context, jobs []channel.Job, sends []send) {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			c.sendOne(ctx, jobs[s.job], s)
+			if s.err == nil && s.postponed == 0 {
+				rec.add(store.DeviceDelivery{EventID: jobs[s.job].Event.ID, DeviceID: s.ref.ID, At: c.cfg.Now()})
+			}
 		})
 	}
 	wg.Wait()
