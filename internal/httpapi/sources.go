@@ -85,7 +85,13 @@ func (a *API) postSource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := res.Event
-	if err := a.deps.Ingest.Publish(r.Context(), []event.Event{ev}); err != nil {
+	err = a.deps.Ingest.Publish(r.Context(), []event.Event{ev})
+	var backlog *ingest.BacklogError
+	if errors.As(err, &backlog) {
+		a.rejectSource(w, problem.Backlog, err.Error()+"; nothing was accepted.", nil, backlog.RetryAfter)
+		return
+	}
+	if err != nil {
 		a.log.Warn("hub refused a source's event", "source", name, "event", ev.ID, "err", err)
 		a.rejectSource(w, problem.HubUnavailable, "The event was not stored; nothing was accepted. Retry the same request: the event id makes it safe.", nil)
 		return
@@ -99,10 +105,12 @@ func (a *API) postSource(w http.ResponseWriter, r *http.Request) {
 
 // rejectSource answers an upstream request with a problem, counted with
 // the ingest rejections.
-func (a *API) rejectSource(w http.ResponseWriter, code problem.Code, detail string, fields []event.FieldError) {
+func (a *API) rejectSource(w http.ResponseWriter, code problem.Code, detail string, fields []event.FieldError, retryAfter ...time.Duration) {
 	retry := time.Duration(0)
-	switch code {
-	case problem.HubUnavailable, problem.ShuttingDown:
+	switch {
+	case len(retryAfter) > 0:
+		retry = retryAfter[0]
+	case code == problem.HubUnavailable, code == problem.ShuttingDown:
 		retry = time.Second
 	}
 	if a.deps.Metrics != nil {
