@@ -135,6 +135,15 @@ try {
   await op.locator('[data-state="completed"]').waitFor();
   log('the broadcast was sent from the console and completed');
   await shot(op, '3-broadcast-status');
+  // The explorer finds it again by the producer's (source, id).
+  const eventId = await op.locator('[data-event-id]').getAttribute('data-event-id');
+  const sourceId = await op.locator('[data-source-id]').getAttribute('data-source-id');
+  await op.getByRole('link', { name: 'Events', exact: true }).click();
+  await op.getByLabel('CloudEvent source').fill('urn:herald:console');
+  await op.getByLabel('CloudEvent id').fill(sourceId);
+  await op.getByRole('search', { name: 'Find by source and id' }).getByRole('button', { name: 'Show status' }).click();
+  await op.locator(`[data-event-id="${eventId}"][data-state="completed"]`).waitFor();
+  log('the event explorer finds it by source and id');
 
   const item = me.locator('.inbox li').filter({ hasText: message });
   await item.waitFor();

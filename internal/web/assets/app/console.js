@@ -98,6 +98,21 @@ export function events(rest, signal) {
     e.preventDefault();
     if (q.value.trim()) location.hash = `#/console/events/${encodeURIComponent(q.value.trim())}`;
   });
+  // By the producer's (source, id): herald's id is derived from them
+  // (event.IDFor: the first 16 bytes of SHA-256 of source, NUL, id).
+  const src = h('input', { type: 'text', placeholder: 'urn:example:hr', spellcheck: 'false' });
+  const srcId = h('input', { type: 'text', placeholder: 'training-42', spellcheck: 'false' });
+  const byProducer = h('form', { class: 'panel', role: 'search', 'aria-label': 'Find by source and id' },
+    h('div', { class: 'grid' }, field('CloudEvent source', src), field('CloudEvent id', srcId)),
+    h('button', { type: 'submit' }, 'Show status'));
+  byProducer.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!src.value.trim() || !srcId.value.trim()) return;
+    if (!crypto.subtle) { toast('Finding by source needs the page over HTTPS (or localhost).'); return; }
+    const bytes = new TextEncoder().encode(`${src.value.trim()}\0${srcId.value.trim()}`);
+    const sum = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)).slice(0, 16);
+    location.hash = `#/console/events/${[...sum].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+  });
   const list = recentEvents();
   const table = list.length
     ? h('div', { class: 'table-wrap' }, h('table', {},
@@ -106,7 +121,8 @@ export function events(rest, signal) {
         h('td', {}, when(e.at)), h('td', {}, e.title || '(no title)'), h('td', {}, e.audience || ''),
         h('td', {}, h('a', { href: `#/console/events/${encodeURIComponent(e.id)}` }, h('code', {}, e.id))))))))
     : h('p', { class: 'muted' }, 'Nothing sent from this browser yet. Compose a notification, or find one by id.');
-  return h('div', {}, h('h1', {}, 'Events'), form, h('section', { class: 'panel' }, h('h2', {}, 'Sent from this console'), table));
+  return h('div', {}, h('h1', {}, 'Events'), h('div', { class: 'cols' }, form, byProducer),
+    h('section', { class: 'panel' }, h('h2', {}, 'Sent from this console'), table));
 }
 
 function eventDetail(id, signal) {
@@ -149,8 +165,8 @@ function eventDetail(id, signal) {
     const active = st.state === 'delivering';
     replace(head,
       h('h1', {}, known?.title ? `Event: ${known.title}` : 'Event'),
-      h('p', {}, h('code', {}, st.id), ' ', h('span', { class: 'pill', 'data-state': st.state }, st.state),
-        ' ', h('span', { class: 'muted small' }, `${st.type} from ${st.source}; received ${when(st.receivedAt)}`)),
+      h('p', {}, h('code', {}, st.id), ' ', h('span', { class: 'pill', 'data-state': st.state, 'data-event-id': st.id }, st.state),
+        ' ', h('span', { class: 'muted small' }, `${st.type} from ${st.source} (id `, h('code', { 'data-source-id': st.sourceId }, st.sourceId), `); received ${when(st.receivedAt)}`)),
       running ? h('button', { class: 'danger', type: 'button', onclick: cancel }, 'Cancel broadcast') : null);
 
     let eta = '';
