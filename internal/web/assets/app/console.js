@@ -188,7 +188,8 @@ function eventDetail(id, signal) {
     replace(progress, h('h2', { id: 'prog-h' }, 'Progress'),
       h('progress', { max: Math.max(1, st.targeted), value: done, 'aria-label': 'Deliveries settled' }),
       h('p', { 'aria-live': 'polite' }, label, st.state === 'completed' ? ' (completed).' : '.'),
-      eta ? h('p', { class: 'muted' }, eta) : null);
+      eta ? h('p', { class: 'muted' }, eta) : null,
+      st.deliverAt ? h('p', { class: 'muted' }, `Scheduled: delivered from ${when(st.deliverAt)}.`) : null);
 
     const outcomeNames = new Set();
     for (const c of Object.values(st.channels || {})) for (const o of Object.keys(c.outcomes || {})) outcomeNames.add(o);
@@ -214,7 +215,8 @@ function eventDetail(id, signal) {
 
   let first = true;
   every(1000, signal, async () => {
-    if (last && last.state !== 'delivering' && !first) return;
+    // Settled events stop changing; delivering and scheduled ones are watched.
+    if (last && !['delivering', 'scheduled'].includes(last.state) && !first) return;
     try {
       const st = await api('GET', `/v1/events/${encodeURIComponent(id)}?recipients=500${first ? '&wait=10s' : ''}`, undefined, { signal });
       first = false;
