@@ -80,6 +80,9 @@ type Options struct {
 	// may reach although they are internal (loopback, private,
 	// link-local); by default they may not.
 	OutboundAllow []string
+	// Timing configures digests, escalation, templates and the timer loop
+	// (see TimingOptions).
+	Timing TimingOptions
 	// Roles are the parts this process runs: RoleAPI, RoleHandler,
 	// RoleDelivery; empty means all. Processes share the hub's partitions
 	// through its consumer groups, so handler and delivery processes scale
@@ -212,7 +215,13 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	configured := func(name string) bool { _, ok := reg.Get(name); return ok }
-	a.handler = handler.New(h, st, a.Broker, handler.Config{MaxAttempts: opts.MaxAttempts, Configured: configured, BroadcastChunk: opts.BroadcastChunk}, log, a.Metrics)
+	hcfg := handler.Config{MaxAttempts: opts.MaxAttempts, Configured: configured, BroadcastChunk: opts.BroadcastChunk}
+	if err := opts.Timing.apply(&hcfg); err != nil {
+		a.Close()
+		return nil, err
+	}
+	logTiming(log, opts.Timing, hcfg)
+	a.handler = handler.New(h, st, a.Broker, hcfg, log, a.Metrics)
 	a.worker = delivery.NewWorker(h, st, reg, delivery.Config{MaxAttempts: opts.MaxAttempts}, log, a.Metrics)
 	a.Metrics.RegisterHubLag(h, map[string]string{hub.TopicEvents: handler.Group, hub.TopicDeliveries: delivery.Group})
 	sessions, err := auth.NewSessions(opts.SessionSecret)
@@ -273,6 +282,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.roles[RoleHandler] {
 		g.Go(func() error { return a.handler.Run(gctx, consume) })
 		g.Go(func() error { return a.handler.RunBroadcasts(gctx) })
+		g.Go(func() error { return a.handler.RunTimers(gctx) })
 	}
 	if a.roles[RoleDelivery] {
 		g.Go(func() error { return a.worker.Run(gctx, consume) })

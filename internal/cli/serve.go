@@ -39,6 +39,7 @@ func serveFlags(cmd *cobra.Command, o *app.Options) {
 	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 0, "longest graceful drain on shutdown (default 30s)")
 	pushFlags(cmd, &o.Push)
 	conversationFlags(cmd, &o.Conversation)
+	timingFlags(cmd, &o.Timing)
 	f.StringVar(&o.SessionSecret, "session-secret", "", "secret (16+ bytes) signing user sessions of the web app; set the same on every api process (default: a random one kept in memory)")
 	config.MarkSecret(f, "session-secret")
 	f.StringSliceVar(&o.OutboundAllow, "outbound-allow", nil, "internal address ranges (CIDR) that Web Push endpoints and Bot Framework serviceUrls may reach; loopback, private and link-local are refused otherwise")

@@ -29,6 +29,10 @@ type Batch struct {
 type Item struct {
 	Event event.Event `json:"event"`
 	Users []string    `json:"users"`
+	// Note, when set, is recorded as the reason of each successful
+	// delivery, saying why it was made (such as "escalated: unread after
+	// 30m").
+	Note string `json:"note,omitempty"`
 }
 
 // Size counts the (person, event) jobs in the batch.
@@ -81,8 +85,8 @@ func (b Batch) split() (Batch, Batch) {
 			left.Items = append(left.Items, it)
 		default:
 			cut := half - n
-			left.Items = append(left.Items, Item{Event: it.Event, Users: it.Users[:cut]})
-			right.Items = append(right.Items, Item{Event: it.Event, Users: it.Users[cut:]})
+			left.Items = append(left.Items, Item{Event: it.Event, Users: it.Users[:cut], Note: it.Note})
+			right.Items = append(right.Items, Item{Event: it.Event, Users: it.Users[cut:], Note: it.Note})
 		}
 		n += len(it.Users)
 	}

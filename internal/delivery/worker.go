@@ -119,6 +119,7 @@ func (w *Worker) deliver(ctx context.Context, d hub.Delivery) error {
 		return w.record(ctx, d, notConfigured(b, now))
 	}
 	var jobs []channel.Job
+	var notes []string // the item note of each job
 	var outcomes []store.DeliveryRecord
 	for _, it := range b.Items {
 		// A batch published twice (a replayed plan or broadcast chunk)
@@ -137,6 +138,7 @@ func (w *Worker) deliver(ctx context.Context, d hub.Delivery) error {
 				continue
 			}
 			jobs = append(jobs, channel.Job{Event: it.Event, UserID: u, Attempt: b.Attempt})
+			notes = append(notes, it.Note)
 		}
 	}
 	results := ch.Deliver(ctx, jobs)
@@ -159,9 +161,9 @@ func (w *Worker) deliver(ctx context.Context, d hub.Delivery) error {
 		case errors.As(err, &pp):
 			rec.Outcome, rec.Reason = store.Deferred, pp.Reason
 			laterWait = max(laterWait, pp.After)
-			later.add(j)
+			later.add(j, notes[i])
 		case err == nil:
-			rec.Outcome = store.Delivered
+			rec.Outcome, rec.Reason = store.Delivered, notes[i]
 			if w.metrics != nil {
 				w.metrics.EndToEnd.WithLabelValues(b.Channel).Observe(done.Sub(j.Event.ReceivedAt).Seconds())
 			}
@@ -175,7 +177,7 @@ func (w *Worker) deliver(ctx context.Context, d hub.Delivery) error {
 				wait = ra.After
 			}
 			lastErr = err
-			retry.add(j)
+			retry.add(j, notes[i])
 		}
 		outcomes = append(outcomes, rec)
 	}
@@ -296,11 +298,17 @@ func notConfigured(b Batch, now time.Time) []store.DeliveryRecord {
 	return out
 }
 
-// add appends one job to a retry batch, grouping users of the same event.
-func (b *Batch) add(j channel.Job) {
-	if n := len(b.Items); n > 0 && b.Items[n-1].Event.ID == j.Event.ID {
+// add appends one job to a retry batch, grouping users of the same event
+// with the same text (templates render it per person) and note.
+func (b *Batch) add(j channel.Job, note string) {
+	if n := len(b.Items); n > 0 && sameItem(b.Items[n-1], j, note) {
 		b.Items[n-1].Users = append(b.Items[n-1].Users, j.UserID)
 		return
 	}
-	b.Items = append(b.Items, Item{Event: j.Event, Users: []string{j.UserID}})
+	b.Items = append(b.Items, Item{Event: j.Event, Users: []string{j.UserID}, Note: note})
+}
+
+func sameItem(it Item, j channel.Job, note string) bool {
+	a, b := it.Event.Notification, j.Event.Notification
+	return it.Event.ID == j.Event.ID && it.Note == note && a.Title == b.Title && a.Message == b.Message && a.Locale == b.Locale
 }

@@ -84,6 +84,7 @@ func (h *Handler) runBroadcast(ctx context.Context, b store.Broadcast) error {
 	ev := b.Event
 	cursor := b.Cursor
 	started := time.Now()
+	texts := h.localeTexts(ev)
 	// The next page is read while the current one is written: reads use
 	// the reader pool, writes the single writer connection.
 	var prefetch chan audiencePage
@@ -118,12 +119,12 @@ func (h *Handler) runBroadcast(ctx context.Context, b store.Broadcast) error {
 		}
 		q := newQueue()
 		for _, p := range people {
-			for _, v := range h.decide(p, ev, now) {
+			for _, v := range h.decide(p, ev, now, holds{}) {
 				switch {
 				case v.inbox:
 					chunk.Inbox = append(chunk.Inbox, p.UserID)
 				case v.queue:
-					q.add(ev, v.channel, p.UserID, v.notBefore)
+					q.add(texts.personal(p), v.channel, p.UserID, v.notBefore)
 					chunk.Counts.Add(v.channel, store.Queued, 1)
 				}
 				if v.outcome != "" {
@@ -222,4 +223,29 @@ func CancelBroadcast(ctx context.Context, st store.Store, eventID string, now ti
 		return fmt.Errorf("broadcast %s: %w", eventID, ErrNotRunning)
 	}
 	return nil
+}
+
+// localeTexts renders a broadcast's text once per locale: the channels
+// reached through workers get it in each person's locale. The inbox content
+// of a broadcast is stored once for everyone, in the event's own text.
+type localeTexts struct {
+	r      *renderer
+	byLang map[string]event.Event
+}
+
+func (h *Handler) localeTexts(ev event.Event) *localeTexts {
+	return &localeTexts{r: h.renderer(ev), byLang: map[string]event.Event{}}
+}
+
+// personal returns the broadcast as p sees it; templates see no user.
+func (l *localeTexts) personal(p prefs.Preferences) event.Event {
+	if l.r.h.cfg.Templates.Len() == 0 {
+		return l.r.ev
+	}
+	ev, ok := l.byLang[p.Locale]
+	if !ok {
+		ev = l.r.personal(p, "")
+		l.byLang[p.Locale] = ev
+	}
+	return ev
 }

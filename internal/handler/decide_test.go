@@ -75,7 +75,7 @@ func TestDecidePerPerson(t *testing.T) {
 		}},
 	} {
 		got := map[string]verdict{}
-		for _, v := range h.decide(tc.p, tc.ev, now) {
+		for _, v := range h.decide(tc.p, tc.ev, now, holds{}) {
 			got[v.channel] = v
 		}
 		for ch, w := range tc.want {

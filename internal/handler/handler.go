@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/herald/herald/internal/delivery"
@@ -21,6 +22,7 @@ import (
 	"github.com/herald/herald/internal/metrics"
 	"github.com/herald/herald/internal/prefs"
 	"github.com/herald/herald/internal/store"
+	"github.com/herald/herald/internal/templates"
 )
 
 // Group is the consumer group the handler reads events as.
@@ -39,6 +41,20 @@ type Config struct {
 	// BroadcastChunk is how many candidate people a broadcast visits per
 	// store transaction; 0 means DefaultBroadcastChunk.
 	BroadcastChunk int
+	// Digests maps a category to its digest window: within the window,
+	// a person's notifications of the category reach the interrupting
+	// channels as one digest when it ends (the inbox gets each at once).
+	Digests map[string]time.Duration
+	// Escalations maps a category to how long its notifications wait,
+	// unread in the inbox, before they are sent to the person's devices;
+	// a notification's own escalateAfter wins.
+	Escalations map[string]time.Duration
+	// Templates renders notification text per person; nil means each
+	// notification's own text.
+	Templates *templates.Set
+	// TimerEvery is how often RunTimers looks for due timers; 0 means
+	// DefaultTimerEvery.
+	TimerEvery time.Duration
 }
 
 // Handler plans deliveries.
@@ -66,6 +82,9 @@ func New(h hub.Hub, st store.Store, broker *live.Broker, cfg Config, log *slog.L
 	}
 	if cfg.Configured == nil {
 		cfg.Configured = func(string) bool { return false }
+	}
+	if cfg.TimerEvery <= 0 {
+		cfg.TimerEvery = DefaultTimerEvery
 	}
 	return &Handler{hub: h, store: st, broker: broker, cfg: cfg, log: log.With("component", "handler"), metrics: m,
 		bc: broadcasts{wake: make(chan struct{}, 1), running: map[string]bool{}}}
@@ -183,15 +202,28 @@ func (h *Handler) deadLetter(ctx context.Context, d hub.Delivery, reason string)
 
 // plan decides and records every event's deliveries and publishes the
 // batches. It is idempotent: planning the same events again records nothing
-// new (the event row guards the inbox) and publishes batches whose effects
-// are idempotent. Broadcasts are only started here; the broadcast runner
-// delivers them.
+// new (the event row guards the inbox), adds no timer that exists, and
+// publishes batches whose effects are idempotent. Broadcasts are only
+// started here; the broadcast runner delivers them. Events whose deliverAt
+// is still ahead are kept in timers instead (see RunTimers).
 func (h *Handler) plan(ctx context.Context, events []event.Event) error {
-	now := h.cfg.Now()
+	return h.planAt(ctx, events, h.cfg.Now())
+}
+
+func (h *Handler) planAt(ctx context.Context, events []event.Event, now time.Time) error {
 	var direct []event.Event
 	var ids []string
+	var later []store.Timer
 	seen := map[string]bool{}
 	for _, ev := range events {
+		if ev.Notification.Scheduled(now) {
+			t, err := deliverTimer(ev)
+			if err != nil {
+				return err
+			}
+			later = append(later, t)
+			continue
+		}
 		if ev.Audience.Broadcast() {
 			created, err := h.store.StartBroadcast(ctx, ev, now)
 			if err != nil {
@@ -211,6 +243,11 @@ func (h *Handler) plan(ctx context.Context, events []event.Event) error {
 			}
 		}
 	}
+	if len(later) > 0 {
+		if err := h.store.AddTimers(ctx, later); err != nil {
+			return fmt.Errorf("schedule %d events: %w", len(later), err)
+		}
+	}
 	if len(direct) == 0 {
 		return nil
 	}
@@ -220,23 +257,35 @@ func (h *Handler) plan(ctx context.Context, events []event.Event) error {
 	}
 	plans := make([]store.Plan, 0, len(direct))
 	var outcomes []store.DeliveryRecord
+	var held heldWork
 	q := newQueue()
 	for _, ev := range direct {
 		recipients := ev.Audience.Recipients()
 		p := store.Plan{Event: ev, Targeted: len(recipients) * len(prefs.Channels), PlannedAt: now}
+		hold := h.holdsFor(ev)
+		r := h.renderer(ev)
 		for _, u := range recipients {
-			for _, v := range h.decide(pref[u], ev, now) {
+			pev := r.personal(pref[u], u)
+			var digest, escalate []string
+			for _, v := range h.decide(pref[u], pev, now, hold) {
 				rec := store.DeliveryRecord{EventID: ev.ID, UserID: u, Channel: v.channel, Outcome: v.outcome, Reason: v.reason, Attempts: 1, At: now}
 				switch {
 				case v.inbox:
-					p.Inbox = append(p.Inbox, inboxItem(ev, u, now))
+					p.Inbox = append(p.Inbox, inboxItem(pev, u, now))
 				case v.queue:
-					q.add(ev, v.channel, u, v.notBefore)
+					q.add(pev, v.channel, u, v.notBefore)
 					if v.outcome == "" {
 						continue // pending: the channel worker records the outcome
 					}
+				case v.digest:
+					digest = append(digest, v.channel)
+				case v.escalate:
+					escalate = append(escalate, v.channel)
 				}
 				p.Outcomes = append(p.Outcomes, rec)
+			}
+			if err := held.add(pev, u, now, hold, digest, escalate); err != nil {
+				return err
 			}
 		}
 		outcomes = append(outcomes, p.Outcomes...)
@@ -245,6 +294,9 @@ func (h *Handler) plan(ctx context.Context, events []event.Event) error {
 	added, err := h.store.RecordPlans(ctx, plans)
 	if err != nil {
 		return fmt.Errorf("record plans: %w", err)
+	}
+	if err := held.store(ctx, h.store); err != nil {
+		return err
 	}
 	if err := q.publish(ctx, h.hub); err != nil {
 		return err
@@ -280,15 +332,49 @@ type verdict struct {
 	// notBefore (the end of the person's quiet hours).
 	queue     bool
 	notBefore time.Time
+	// digest: hold the delivery for the category's digest.
+	digest bool
+	// escalate: hold the delivery until the escalation timer finds the
+	// notification unread in the inbox.
+	escalate bool
+}
+
+// holds are the timing rules that may hold an event's deliveries back:
+// a digest window for its category and an escalation delay. The zero
+// value holds nothing.
+type holds struct {
+	digest   time.Duration
+	escalate time.Duration
+}
+
+// holdsFor returns the holds of a direct event. Urgent notifications are
+// never digested, and a notification that escalates is not digested either.
+func (h *Handler) holdsFor(ev event.Event) holds {
+	var hd holds
+	n := ev.Notification
+	hd.escalate = time.Duration(n.EscalateAfter)
+	if hd.escalate == 0 && n.Category != "" {
+		hd.escalate = h.cfg.Escalations[n.Category]
+	}
+	if hd.escalate == 0 && n.Urgency != event.UrgencyHigh && n.Category != "" {
+		hd.digest = h.cfg.Digests[n.Category]
+	}
+	return hd
 }
 
 // decide applies a person's preferences to an event, channel by channel:
 // switched-off channels and categories are skipped, stale news expires, the
-// inbox is delivered at once, other channels are queued for their workers
-// (after the person's quiet hours) or recorded as not configured.
-func (h *Handler) decide(p prefs.Preferences, ev event.Event, now time.Time) []verdict {
+// inbox is delivered at once, other channels are held for a digest or an
+// escalation (per hold), queued for their workers (after the person's quiet
+// hours, unless the person lets this urgent notification through) or
+// recorded as not configured.
+func (h *Handler) decide(p prefs.Preferences, ev event.Event, now time.Time, hold holds) []verdict {
 	expired := ev.Notification.Expired(now)
 	quietUntil := p.QuietUntil(now)
+	if !quietUntil.IsZero() && p.BreaksQuietHours(ev.Notification) {
+		quietUntil = time.Time{}
+	}
+	inboxDelivered := false
 	out := make([]verdict, 0, len(prefs.Channels))
 	for _, d := range p.Decide(ev.Notification) {
 		v := verdict{channel: d.Channel}
@@ -299,8 +385,17 @@ func (h *Handler) decide(p prefs.Preferences, ev event.Event, now time.Time) []v
 			v.outcome, v.reason = store.Expired, "expired before delivery"
 		case d.Channel == prefs.Inbox:
 			v.outcome, v.inbox = store.Delivered, true
+			inboxDelivered = true
 		case !h.cfg.Configured(d.Channel):
 			v.outcome, v.reason = store.NotConfigured, "herald has no "+d.Channel+" channel configured"
+		case hold.escalate > 0 && inboxDelivered && escalates(d.Channel):
+			// Escalation needs the inbox's read state; without the inbox
+			// the devices get the notification at once.
+			v.escalate = true
+			v.outcome, v.reason = store.Deferred, "sent to devices only if unread in the inbox after "+formatDuration(hold.escalate)
+		case hold.digest > 0 && prefs.Interrupting(d.Channel):
+			v.digest = true
+			v.outcome, v.reason = store.Deferred, "held for the "+ev.Notification.Category+" digest (every "+formatDuration(hold.digest)+")"
 		case prefs.Interrupting(d.Channel) && !quietUntil.IsZero():
 			v.queue, v.notBefore = true, quietUntil
 			v.outcome, v.reason = store.Deferred, "quiet hours until "+quietUntil.Format(time.RFC3339)
@@ -312,10 +407,30 @@ func (h *Handler) decide(p prefs.Preferences, ev event.Event, now time.Time) []v
 	return out
 }
 
+// escalates reports whether a channel reaches the person's devices, where
+// unread notifications escalate to.
+func escalates(channel string) bool { return channel == prefs.Mobile || channel == prefs.WebPush }
+
+// formatDuration writes d without zero units: 30m, 1h, 1h30m.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
 // queue gathers delivery batches per channel and start time.
 type queue struct {
 	batches map[queueKey]*delivery.Batch
 	order   []queueKey
+	// items finds a batch's item for an event, text and note when it is
+	// not the last one (templates render text per person, and people of
+	// different locales alternate).
+	items map[itemKey]int
 }
 
 type queueKey struct {
@@ -323,10 +438,24 @@ type queueKey struct {
 	notBefore time.Time
 }
 
-func newQueue() *queue { return &queue{batches: map[queueKey]*delivery.Batch{}} }
+type itemKey struct {
+	batch                         queueKey
+	event, title, message, locale string
+	note                          string
+}
+
+func newQueue() *queue {
+	return &queue{batches: map[queueKey]*delivery.Batch{}, items: map[itemKey]int{}}
+}
 
 // add queues ev for user on channel.
 func (q *queue) add(ev event.Event, channel, user string, notBefore time.Time) {
+	q.addNoted(ev, channel, user, notBefore, "")
+}
+
+// addNoted queues ev for user on channel with a note that the channel
+// worker records as the reason of a successful delivery.
+func (q *queue) addNoted(ev event.Event, channel, user string, notBefore time.Time, note string) {
 	k := queueKey{channel, notBefore}
 	b := q.batches[k]
 	if b == nil {
@@ -334,13 +463,27 @@ func (q *queue) add(ev event.Event, channel, user string, notBefore time.Time) {
 		q.batches[k] = b
 		q.order = append(q.order, k)
 	}
-	if n := len(b.Items); n > 0 && b.Items[n-1].Event.ID == ev.ID {
+	if n := len(b.Items); n > 0 && sameText(b.Items[n-1].Event, ev) && b.Items[n-1].Note == note {
 		b.Items[n-1].Users = append(b.Items[n-1].Users, user)
 		return
 	}
+	n := ev.Notification
+	ik := itemKey{batch: k, event: ev.ID, title: n.Title, message: n.Message, locale: n.Locale, note: note}
+	if i, ok := q.items[ik]; ok {
+		b.Items[i].Users = append(b.Items[i].Users, user)
+		return
+	}
+	q.items[ik] = len(b.Items)
 	body := ev
 	body.Audience = event.Audience{}
-	b.Items = append(b.Items, delivery.Item{Event: body, Users: []string{user}})
+	b.Items = append(b.Items, delivery.Item{Event: body, Users: []string{user}, Note: note})
+}
+
+// sameText reports whether a and b are the same event with the same text
+// (templates render it per person).
+func sameText(a, b event.Event) bool {
+	return a.ID == b.ID && a.Notification.Title == b.Notification.Title &&
+		a.Notification.Message == b.Notification.Message && a.Notification.Locale == b.Notification.Locale
 }
 
 // publish stores every queued batch on the hub.

@@ -40,6 +40,9 @@ type statusView struct {
 	// Predictions estimate when rate-limited channels reach their last
 	// pending recipient.
 	Predictions map[string]predictionView `json:"predictions,omitempty"`
+	// DeliverAt is set while the event waits for its deliverAt (state
+	// scheduled).
+	DeliverAt *time.Time `json:"deliverAt,omitempty"`
 }
 
 // predictionView is a rate-limited channel's predicted finish: its pending
@@ -159,6 +162,15 @@ func (a *API) eventStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := a.waitEventStatus(r, id, limit, wait)
 	if errors.Is(err, store.ErrNotFound) {
+		if ev, ok, serr := handler.Scheduled(r.Context(), a.deps.Store, id); serr != nil {
+			a.storeError(w, serr)
+			return
+		} else if ok {
+			writeJSON(w, http.StatusOK, statusView{ID: ev.ID, Source: ev.Source, SourceID: ev.SourceID, Type: ev.Type,
+				ReceivedAt: ev.ReceivedAt, DeliverAt: ev.Notification.DeliverAt, State: "scheduled",
+				Channels: map[string]*store.ChannelCounts{}, Recipients: []recipientView{}})
+			return
+		}
 		problem.Write(w, problem.NotFound, "No event "+id+" has been planned. An event accepted moments ago may still be queued; ask again shortly. Ids are the 'id' values of the 202 answer.", nil, 0)
 		return
 	}
@@ -202,6 +214,9 @@ func (a *API) waitEventStatus(r *http.Request, id string, limit int, wait time.D
 		st, err := a.deps.Store.EventStatus(r.Context(), id, limit)
 		if !errors.Is(err, store.ErrNotFound) || !time.Now().Before(deadline) {
 			return st, err
+		}
+		if _, scheduled, _ := handler.Scheduled(r.Context(), a.deps.Store, id); scheduled {
+			return st, err // the caller shows it as scheduled
 		}
 		select {
 		case <-r.Context().Done():

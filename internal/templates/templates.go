@@ -290,8 +290,13 @@ func fallbacks(locale string) []string {
 	return out
 }
 
+// localeOf returns the locale of a template's name in canonical case
+// (fr-CA), "" for a locale-free template.
 func localeOf(name string) string {
 	_, loc, _ := strings.Cut(name, "@")
+	if tag, err := language.Parse(loc); err == nil && loc != "" {
+		return tag.String()
+	}
 	return loc
 }
 

@@ -45,8 +45,8 @@ func TestRenderFallsBackAlongTheLocaleChain(t *testing.T) {
 		title, message  string
 		wantLocale, tpl string
 	}{
-		{"exact locale", full, training(), "fr-CA", "Formation (CA)", "Terminez SEC-101 d'ici Friday", "fr-ca", "fr-ca/training"},
-		{"locale in another case", full, training(), "FR-ca", "Formation (CA)", "Terminez SEC-101 d'ici Friday", "fr-ca", "fr-ca/training"},
+		{"exact locale", full, training(), "fr-CA", "Formation (CA)", "Terminez SEC-101 d'ici Friday", "fr-CA", "fr-ca/training"},
+		{"locale in another case", full, training(), "FR-ca", "Formation (CA)", "Terminez SEC-101 d'ici Friday", "fr-CA", "fr-ca/training"},
 		{"language of the locale", full, training(), "fr-BE", "Formation", "Terminez SEC-101", "fr", "fr/training"},
 		{"the notification's locale when the person's has none", full, training(), "de-DE", "Training for ada", "Please finish SEC-101 by Friday.", "en", "en/training"},
 		{"the person has no locale", full, training(), "", "Training for ada", "Please finish SEC-101 by Friday.", "en", "en/training"},
