@@ -35,6 +35,10 @@ test: node-deps web ## run every test, with the race detector (needs PostgreSQL 
 test-short: ## quick tests only (no crash tests)
 	$(GO) test -short -count=1 ./...
 
+.PHONY: chaos
+chaos: ## the full chaos test: 100,000 events and a broadcast, herald SIGKILLed 10 times, every sink checked
+	HERALD_CHAOS_EVENTS=100000 HERALD_CHAOS_KILLS=10 $(GO) test -count=1 -timeout 60m -run TestChaosKillsLoseNothing -v ./cmd/herald
+
 .PHONY: lint
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
