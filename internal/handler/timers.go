@@ -319,26 +319,23 @@ func (h *Handler) flushDigest(ctx context.Context, category, user string, now ti
 		}
 		p := pref[user]
 		q := newQueue()
+		// One notification alone goes out as itself on the channels held
+		// for it; a digest is a notification of its own, planned on every
+		// channel but the inbox, which has each notification already.
 		var send event.Event
 		var channels []string
 		if len(live) == 1 {
 			send, channels = live[0].Event, live[0].Channels
 		} else {
 			send = h.digestEvent(category, user, p, live, now)
-			seen := map[string]bool{}
-			for _, it := range live {
-				for _, ch := range it.Channels {
-					if !seen[ch] {
-						seen[ch] = true
-						channels = append(channels, ch)
-					}
-				}
-			}
 		}
 		var plan []store.DeliveryRecord
 		for _, v := range h.decide(p, send, now, holds{}) {
-			if !slices.Contains(channels, v.channel) {
+			if len(live) == 1 && !slices.Contains(channels, v.channel) {
 				continue
+			}
+			if v.inbox {
+				v.outcome, v.reason = store.Digested, "the inbox has each notification of this digest"
 			}
 			if v.queue {
 				q.add(send, v.channel, user, v.notBefore)
@@ -351,7 +348,7 @@ func (h *Handler) flushDigest(ctx context.Context, category, user string, now ti
 			outcomes = append(outcomes, plan...)
 		} else {
 			send.Audience = event.Audience{Users: []string{user}}
-			if _, err := h.store.RecordPlans(ctx, []store.Plan{{Event: send, Targeted: len(channels), PlannedAt: now, Outcomes: plan}}); err != nil {
+			if _, err := h.store.RecordPlans(ctx, []store.Plan{{Event: send, Targeted: len(prefs.Channels), PlannedAt: now, Outcomes: plan}}); err != nil {
 				return nil, fmt.Errorf("record the digest: %w", err)
 			}
 			for _, it := range live {

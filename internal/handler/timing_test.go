@@ -366,8 +366,9 @@ func TestDigestCollapsesACategoryPerPerson(t *testing.T) {
 			t.Errorf("%s for ada: %s %q; want digested into %s", ev.SourceID, o, r, digest.ID)
 		}
 	}
-	if st, ok := tm.status(t, digest.ID); !ok || st.Targeted != 1 {
-		t.Errorf("the digest's status: %+v, %v; want it planned for ada's mobile", st, ok)
+	if st, ok := tm.status(t, digest.ID); !ok || st.Targeted != 4 || st.Channels[prefs.Mobile].Pending != 1 ||
+		st.Channels[prefs.Inbox].Outcomes[string(store.Digested)] != 1 {
+		t.Errorf("the digest's status: %+v, %v; want it pending on ada's mobile, the inbox digested", st, ok)
 	}
 	// Nothing more fires, and a repeated flush sends nothing.
 	if n := tm.tick(t, at9.Add(3*time.Hour)); n != 0 {
