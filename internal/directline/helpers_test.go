@@ -90,7 +90,7 @@ type bundle struct {
 	clock *clock
 }
 
-func setup(t *testing.T, edit ...func(*directline.Config)) *bundle {
+func setup(t testing.TB, edit ...func(*directline.Config)) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), sqlitestore.Options{})

@@ -40,7 +40,7 @@ func checkEvent(t *testing.T, ev Event) {
 		t.Fatalf("accepted without source, id or type: %+v", ev)
 	}
 	users := ev.Audience.Users
-	if len(users) == 0 || len(users) > MaxRecipients {
+	if (len(users) == 0 && !ev.Audience.Broadcast()) || len(users) > MaxRecipients {
 		t.Fatalf("accepted with %d recipients", len(users))
 	}
 	for _, u := range users {

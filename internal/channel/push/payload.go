@@ -34,14 +34,15 @@ func Localize(n event.Notification, locale string) Text {
 	if locale == "" || len(n.Data) == 0 {
 		return t
 	}
-	var d struct {
-		Translations map[string]Text `json:"translations"`
-	}
-	if json.Unmarshal(n.Data, &d) != nil || len(d.Translations) == 0 {
+	// The key is matched exactly, as DeviceData removes it: a struct field
+	// would also take "Translations" and leave it in the device data.
+	var d map[string]json.RawMessage
+	var translations map[string]Text
+	if json.Unmarshal(n.Data, &d) != nil || json.Unmarshal(d[TranslationsKey], &translations) != nil || len(translations) == 0 {
 		return t
 	}
 	find := func(loc string) (Text, bool) {
-		for k, v := range d.Translations {
+		for k, v := range translations {
 			if strings.EqualFold(strings.ReplaceAll(k, "_", "-"), loc) {
 				return v, true
 			}
