@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"time"
 
@@ -340,6 +341,11 @@ func Apply(p Preferences, doc []byte, replace bool) (Preferences, []event.FieldE
 				add("quietHours", "must be an object such as {\"start\":\"22:00\",\"end\":\"07:00\"} or null (with, optionally, \"allowUrgent\": [\"security\"])")
 			} else {
 				q := QuietHours{Start: w.Start, End: w.End}
+				if len(w.AllowUrgent) == 0 && !replace && p.QuietHours != nil {
+					// A PATCH that moves the window keeps the urgent
+					// categories, for clients that know only start and end.
+					q.AllowUrgent = slices.Clone(p.QuietHours.AllowUrgent)
+				}
 				if len(w.AllowUrgent) > 0 && !bytes.Equal(bytes.TrimSpace(w.AllowUrgent), []byte("null")) {
 					if json.Unmarshal(w.AllowUrgent, &q.AllowUrgent) != nil {
 						add("quietHours.allowUrgent", "must be an array of category names such as [\"security\"], or [\"*\"] for every category")

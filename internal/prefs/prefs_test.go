@@ -291,6 +291,7 @@ func TestApplyAccepts(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
+		base    func() Preferences // nil: customised()
 		doc     string
 		replace bool
 		want    func() Preferences // from customised()
@@ -383,6 +384,34 @@ func TestApplyAccepts(t *testing.T) {
 			},
 		},
 		{
+			name: "PATCH moving quiet hours keeps the urgent categories",
+			base: func() Preferences {
+				p := customised()
+				p.QuietHours = &QuietHours{Start: "22:00", End: "07:00", AllowUrgent: []string{"security"}}
+				return p
+			},
+			doc: `{"quietHours": {"start": "23:00", "end": "06:00"}}`,
+			want: func() Preferences {
+				p := customised()
+				p.QuietHours = &QuietHours{Start: "23:00", End: "06:00", AllowUrgent: []string{"security"}}
+				return p
+			},
+		},
+		{
+			name: "PATCH allowUrgent null clears them",
+			base: func() Preferences {
+				p := customised()
+				p.QuietHours = &QuietHours{Start: "22:00", End: "07:00", AllowUrgent: []string{"security"}}
+				return p
+			},
+			doc: `{"quietHours": {"start": "22:00", "end": "07:00", "allowUrgent": null}}`,
+			want: func() Preferences {
+				p := customised()
+				p.QuietHours = &QuietHours{Start: "22:00", End: "07:00"}
+				return p
+			},
+		},
+		{
 			name: "PATCH zone and locale",
 			doc:  `{"timeZone": "Asia/Tokyo", "locale": ""}`,
 			want: func() Preferences {
@@ -406,6 +435,9 @@ func TestApplyAccepts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			p := customised()
+			if tc.base != nil {
+				p = tc.base()
+			}
 			before := clone(p)
 			got, errs := Apply(p, []byte(tc.doc), tc.replace)
 			if errs != nil {
