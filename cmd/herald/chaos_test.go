@@ -197,7 +197,9 @@ func TestChaosKillsLoseNothing(t *testing.T) {
 		expected[fmt.Sprintf("a:u%d|event chaos-broadcast", u)] = true
 	}
 	broadcastID := event.IDFor("urn:chaos", "chaos-broadcast")
-	deadline := time.Now().Add(3 * time.Minute)
+	// Deliveries retried after the kills wait out their backoff; a big run
+	// needs longer.
+	deadline := time.Now().Add(3*time.Minute + time.Duration(events/1000)*6*time.Second)
 	lastLog := time.Now()
 	for {
 		inbox := inboxPairs(t, c, users)
