@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/herald/herald/internal/channel"
@@ -81,7 +82,7 @@ func (w *Worker) Run(ctx context.Context, opts hub.ConsumeOptions) error {
 
 func (w *Worker) handle(ctx context.Context, batch []hub.Delivery) {
 	for _, d := range batch {
-		if err := w.deliver(ctx, d); err != nil {
+		if err := w.deliverSafely(ctx, d); err != nil {
 			if ctx.Err() != nil {
 				return // shutting down: unsettled batches come back
 			}
@@ -97,6 +98,26 @@ func (w *Worker) handle(ctx context.Context, batch []hub.Delivery) {
 			_ = d.Retry(w.cfg.Backoff(d.Attempt()))
 		}
 	}
+}
+
+// deliverSafely is deliver with a panic (in a channel, say) turned into an
+// error: the batch is retried and, when it keeps panicking, dead-lettered,
+// and the partition moves on. The panic is logged with the batch's event
+// ids, never its content.
+func (w *Worker) deliverSafely(ctx context.Context, d hub.Delivery) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			var ids []string
+			if b, derr := Decode(d.Message().Data); derr == nil {
+				for _, it := range b.Items {
+					ids = append(ids, it.Event.ID)
+				}
+			}
+			w.log.Error("delivering a batch panicked", "events", ids, "attempt", d.Attempt(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return w.deliver(ctx, d)
 }
 
 // deliver handles one batch. An error means nothing was settled and the

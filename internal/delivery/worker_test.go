@@ -52,6 +52,8 @@ func (p *provider) Deliver(_ context.Context, jobs []channel.Job) []channel.Resu
 		switch {
 		case strings.HasPrefix(j.UserID, "gone"):
 			out[i].Err = channel.Permanent(errors.New("Unregistered"))
+		case strings.HasPrefix(j.UserID, "boom"):
+			panic("provider bug for " + j.UserID)
 		case strings.HasPrefix(j.UserID, "slow") && p.calls[k] <= 5:
 			out[i].Err = channel.Postpone(30*time.Millisecond, "waiting for the rate limits")
 		case strings.HasPrefix(j.UserID, "busy") && p.calls[k] == 1:
@@ -402,5 +404,29 @@ func TestBatchFailingAsAWholeIsRecordedDeadLettered(t *testing.T) {
 		if n := b.prov.delivered[ev.ID+"/"+u]; n != 1 {
 			t.Errorf("%s delivered %d times after two replays, want 1", u, n)
 		}
+	}
+}
+
+// TestPanickingChannelIsDeadLetteredAndOthersGoOn: a batch that makes its
+// channel panic is retried, then dead-lettered with the panic as reason;
+// the worker survives and later batches are delivered.
+func TestPanickingChannelIsDeadLetteredAndOthersGoOn(t *testing.T) {
+	b := setup(t, 0, 2)
+	bad, good := newEvent("boom-1"), newEvent("fine-1")
+	b.send(t, bad, []string{"boom-a"})
+	b.send(t, good, []string{"ok-a", "ok-b"})
+	st := b.waitFinal(t, good.ID, 2)
+	if got := st.Channels[prefs.Mobile].Outcomes[string(store.Delivered)]; got != 2 {
+		t.Fatalf("the batch after the panicking one: %+v, want 2 delivered", st.Channels[prefs.Mobile].Outcomes)
+	}
+	st = b.waitFinal(t, bad.ID, 1)
+	var rec store.DeliveryRecord
+	for _, r := range st.Recipients {
+		if r.Channel == prefs.Mobile {
+			rec = r
+		}
+	}
+	if rec.Outcome != store.DeadLettered || !strings.Contains(rec.Reason, "panic: provider bug for boom-a") {
+		t.Fatalf("the panicking batch's outcome = %+v, want dead_lettered with the panic", rec)
 	}
 }
