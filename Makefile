@@ -53,6 +53,10 @@ fuzz-short: ## run each fuzz target for FUZZTIME (4s; about a minute in all); se
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
+.PHONY: vulncheck
+vulncheck: ## govulncheck: known vulnerabilities in code herald calls (needs https://vuln.go.dev or GOVULNDB=file:///mirror)
+	@scripts/vulncheck.sh
+
 .PHONY: lint
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
