@@ -41,21 +41,21 @@ const maxWindow = 7 * 24 * time.Hour
 
 // apply checks the options and sets them on a handler configuration.
 func (o TimingOptions) apply(cfg *handler.Config) error {
-	check := func(flag string, m map[string]time.Duration, min time.Duration) error {
+	check := func(flag string, m map[string]time.Duration, min time.Duration, minText string) error {
 		for _, cat := range slices.Sorted(maps.Keys(m)) {
 			if msg := event.CheckTopic(cat); msg != "" {
 				return fmt.Errorf("--%s %s: not a category name: category names are 1-64 lower-case letters, digits, '.', '_' or '-'", flag, cat)
 			}
 			if d := m[cat]; d < min || d > maxWindow {
-				return fmt.Errorf("--%s %s=%s: give a duration from %s to 168h", flag, cat, d, min)
+				return fmt.Errorf("--%s %s=%s: give a duration from %s to 168h", flag, cat, d, minText)
 			}
 		}
 		return nil
 	}
-	if err := check("digest", o.Digests, time.Second); err != nil {
+	if err := check("digest", o.Digests, time.Second, "1s"); err != nil {
 		return err
 	}
-	if err := check("escalate", o.Escalations, event.MinEscalation); err != nil {
+	if err := check("escalate", o.Escalations, event.MinEscalation, "1m"); err != nil {
 		return err
 	}
 	if o.TimerEvery < 0 {

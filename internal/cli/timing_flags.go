@@ -53,9 +53,21 @@ func (d *durationMap) String() string {
 	}
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(*d.m)) {
-		parts = append(parts, k+"="+(*d.m)[k].String())
+		parts = append(parts, k+"="+shortDuration((*d.m)[k]))
 	}
 	return strings.Join(parts, ",")
 }
 
 func (d *durationMap) Type() string { return "category=duration" }
+
+// shortDuration writes d without zero units: 30m, 1h, 1h30m.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
