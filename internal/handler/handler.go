@@ -5,6 +5,12 @@
 // store transaction. The inbox lives in herald's own store, so it is
 // delivered right there; every other channel gets a delivery batch on the
 // hub for the channel workers. Events are acked only after both are durable.
+//
+// Timing (timers.go) holds work back in durable store timers: events whose
+// deliverAt is ahead, notifications held for a digest or for escalation to
+// devices; the timer loop (RunTimers, or Tick with a test's clock) does it
+// when due. Notification text comes from templates per person when
+// configured.
 package handler
 
 import (

@@ -528,3 +528,20 @@ func TestTemplatesRenderPerPerson(t *testing.T) {
 		t.Errorf("mobile: %q", got)
 	}
 }
+
+// TestScheduledBroadcastStartsAtItsTime: a broadcast with deliverAt starts
+// when it is due, not before.
+func TestScheduledBroadcastStartsAtItsTime(t *testing.T) {
+	t.Parallel()
+	tm := newTiming(t, Config{})
+	ev := notification("all-hands", nil, event.Notification{Title: "All hands", DeliverAt: ptr(at9.Add(time.Hour))})
+	ev.Audience = event.Audience{All: true}
+	tm.send(t, ev)
+	if _, err := tm.st.Broadcast(t.Context(), ev.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("before its time: Broadcast = %v; want not started", err)
+	}
+	tm.tick(t, at9.Add(time.Hour))
+	if b, err := tm.st.Broadcast(t.Context(), ev.ID); err != nil || b.State != store.BroadcastRunning || !b.StartedAt.Equal(at9.Add(time.Hour)) {
+		t.Errorf("at its time: %+v, %v; want running since 10:00", b, err)
+	}
+}
