@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,31 +46,7 @@ type serveProcess struct {
 
 func startServe(t *testing.T, dataDir, addr string) *serveProcess {
 	t.Helper()
-	logf, err := os.OpenFile(filepath.Join(dataDir, "serve.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := herald(t, "serve", "--data", dataDir, "--addr", addr, "--log-level", "warn")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &serveProcess{cmd: cmd, log: logf}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			p.kill()
-			t.Fatalf("herald serve did not become ready; see %s", logf.Name())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return startServeWith(t, dataDir, addr)
 }
 
 func (p *serveProcess) kill() {

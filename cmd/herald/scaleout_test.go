@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/herald/herald/internal/bench"
 	"github.com/herald/herald/internal/client"
 	"github.com/herald/herald/internal/event"
 	"github.com/herald/herald/internal/store/pgstore/pgtest"
@@ -128,32 +128,7 @@ func (c *cluster) terminateConnections() int {
 }
 
 // lag reads the api process's hub lag gauges.
-func (c *cluster) lag() (int, error) {
-	resp, err := http.Get("http://" + c.apiAddr + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	total, seen := 0, 0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "herald_hub_lag_messages{") {
-			continue
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err != nil {
-			return 0, err
-		}
-		total += int(v)
-		seen++
-	}
-	if seen == 0 {
-		return 0, errors.New("no herald_hub_lag_messages in /metrics")
-	}
-	return total, nil
-}
+func (c *cluster) lag() (int, error) { return bench.HubLag(c.apiAddr) }
 
 // runScaleOut streams events into the cluster while it SIGKILLs a worker
 // (and starts another) and, with terminate, kills every store connection;

@@ -317,7 +317,9 @@ func TestOutboundRequestsStayOutOfHeraldsNetwork(t *testing.T) {
 	if req, _ := inside.Stats(); req != 0 {
 		t.Fatalf("the internal address received %d requests", req)
 	}
-	var convs struct{ Conversations []struct{ State, RetiredReason string } }
+	var convs struct {
+		Conversations []struct{ State, RetiredReason string }
+	}
 	b.reader.Do(context.Background(), http.MethodGet, client.UserPath("mallory-target", "/conversations"), "", nil, &convs)
 	if len(convs.Conversations) != 1 || convs.Conversations[0].RetiredReason != "serviceUrl address not allowed" {
 		t.Fatalf("conversations = %+v", convs)

@@ -139,7 +139,7 @@ func scaleOutPhase(ctx context.Context, cfg ScaleOutConfig, dir string, workers 
 		return ph, fmt.Errorf("%d of %d events accepted", s.Accepted, cfg.Events)
 	}
 	for {
-		lag, err := hubLag(apiAddr)
+		lag, err := HubLag(apiAddr)
 		if err == nil && lag == 0 {
 			break
 		}
@@ -178,8 +178,9 @@ func waitReady(ctx context.Context, addr, logName string) error {
 	}
 }
 
-// hubLag sums herald_hub_lag_messages from a process's /metrics.
-func hubLag(addr string) (int, error) {
+// HubLag sums herald_hub_lag_messages from the /metrics of the herald
+// process at addr: zero when every group has settled everything.
+func HubLag(addr string) (int, error) {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return 0, err
