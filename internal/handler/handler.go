@@ -16,8 +16,10 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -149,7 +151,7 @@ func (h *Handler) planGroups(requests <-chan planRequest) {
 			}
 		}
 		// A group under way is finished even when shutdown starts.
-		err := h.plan(context.Background(), events)
+		err := h.planSafely(context.Background(), events)
 		for _, r := range group {
 			r.done <- err
 		}
@@ -185,6 +187,17 @@ func (h *Handler) handle(ctx context.Context, batch []hub.Delivery, planner chan
 		}
 		return
 	}
+	var pe *panicError
+	if errors.As(err, &pe) && len(ok) > 1 {
+		// Find the event that panics: plan each alone, so the others go on.
+		for _, d := range ok {
+			h.handle(ctx, []hub.Delivery{d}, planner)
+		}
+		return
+	}
+	if errors.As(err, &pe) {
+		h.log.Error("planning an event panicked", "event", events[0].ID, "attempt", ok[0].Attempt(), "panic", pe.value)
+	}
 	for _, d := range ok {
 		if d.Attempt() >= h.cfg.MaxAttempts {
 			h.deadLetter(ctx, d, fmt.Sprintf("planning failed %d times; last error: %v", d.Attempt(), err))
@@ -193,6 +206,28 @@ func (h *Handler) handle(ctx context.Context, batch []hub.Delivery, planner chan
 		_ = d.Retry(delivery.Backoff(d.Attempt()))
 	}
 	h.log.Warn("planning failed; events will be retried", "events", len(ok), "err", err)
+}
+
+// panicError is a panic while planning, turned into an error.
+type panicError struct {
+	value string
+	stack string
+}
+
+func (e *panicError) Error() string { return "panic: " + e.value }
+
+// planSafely is plan with a panic turned into a *panicError, so that a
+// poison event cannot stop the process; its stack is logged, never the
+// events' content.
+func (h *Handler) planSafely(ctx context.Context, events []event.Event) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			pe := &panicError{value: fmt.Sprint(p), stack: string(debug.Stack())}
+			h.log.Error("planning panicked", "events", len(events), "panic", pe.value, "stack", pe.stack)
+			err = pe
+		}
+	}()
+	return h.plan(ctx, events)
 }
 
 func (h *Handler) deadLetter(ctx context.Context, d hub.Delivery, reason string) {
