@@ -39,15 +39,17 @@ test-short: ## quick tests only (no crash tests)
 chaos: ## the full chaos test: 100,000 events and a broadcast, herald SIGKILLed 10 times, every sink checked
 	HERALD_CHAOS_EVENTS=100000 HERALD_CHAOS_KILLS=10 $(GO) test -count=1 -timeout 60m -run TestChaosKillsLoseNothing -v ./cmd/herald
 
-# Fuzz targets run by fuzz-short: package and target, FUZZTIME each.
-FUZZTIME ?= 3s
+# Fuzz targets run by fuzz-short: package and target, FUZZTIME each. A count,
+# not a duration: Go 1.26's fuzz coordinator can fail a run with "context
+# deadline exceeded" when a duration ends while a worker is busy (go.dev/issue/75804).
+FUZZTIME ?= 10000x
 FUZZ_TARGETS := \
 	./internal/event:FuzzParseStructured ./internal/event:FuzzParseBatch ./internal/event:FuzzAudience \
 	./internal/prefs:FuzzApply ./internal/activity:FuzzActivityJSON ./internal/assistant:FuzzInboundActivity \
 	./internal/directline:FuzzPostActivity ./internal/channel/push:FuzzPayloads ./internal/source:FuzzMap
 
 .PHONY: fuzz-short
-fuzz-short: ## run each fuzz target for FUZZTIME (3s; about a minute in all); seed corpora are in each package's testdata/fuzz
+fuzz-short: ## run each fuzz target for FUZZTIME (10000x: 10,000 inputs; about a minute in all); seed corpora are in each package's testdata/fuzz
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
