@@ -49,6 +49,9 @@ type Options struct {
 	// MaxAttempts bounds retries of events and deliveries before they are
 	// dead-lettered.
 	MaxAttempts int
+	// MaxAge dead-letters a delivery still failing this long after its
+	// event was received, whatever attempts are left; 0 means no limit.
+	MaxAge time.Duration
 	// BatchSize is the most messages a worker handles at once.
 	BatchSize int
 	// AckWait is how long a batch may stay unsettled before the hub hands
@@ -222,7 +225,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	}
 	logTiming(log, opts.Timing, hcfg)
 	a.handler = handler.New(h, st, a.Broker, hcfg, log, a.Metrics)
-	a.worker = delivery.NewWorker(h, st, reg, delivery.Config{MaxAttempts: opts.MaxAttempts}, log, a.Metrics)
+	a.worker = delivery.NewWorker(h, st, reg, delivery.Config{MaxAttempts: opts.MaxAttempts, MaxAge: opts.MaxAge}, log, a.Metrics)
 	a.Metrics.RegisterHubLag(h, map[string]string{hub.TopicEvents: handler.Group, hub.TopicDeliveries: delivery.Group})
 	sessions, err := auth.NewSessions(opts.SessionSecret)
 	if err != nil {

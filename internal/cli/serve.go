@@ -20,6 +20,7 @@ func serveFlags(cmd *cobra.Command, o *app.Options) {
 	config.MarkURL(f, "store")
 	f.IntVar(&o.Partitions, "partitions", 4, "hub partitions per topic (fixed when the data directory is created)")
 	f.IntVar(&o.MaxAttempts, "max-attempts", 8, "attempts before an event or delivery is dead-lettered")
+	f.DurationVar(&o.MaxAge, "max-age", 24*time.Hour, "dead-letter a delivery still failing this long after its event was received (0: no limit)")
 	f.IntVar(&o.BatchSize, "batch-size", 500, "most messages a worker handles at once")
 	f.DurationVar(&o.AckWait, "ack-wait", 30*time.Second, "how long a batch may stay unsettled before the hub gives it to another worker (one that died mid-batch)")
 	f.Int64Var(&o.Ingest.MaxBodyBytes, "max-body", ingest.DefaultMaxBodyBytes, "largest accepted request body in bytes")

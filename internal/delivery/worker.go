@@ -27,6 +27,9 @@ type Config struct {
 	// MaxAttempts is how often one recipient's delivery is tried before it
 	// is dead-lettered.
 	MaxAttempts int
+	// MaxAge, when set, dead-letters a delivery that still fails this long
+	// after its event was received, whatever attempts are left.
+	MaxAge time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Backoff is the delay before retrying after a failed attempt; nil
@@ -133,7 +136,13 @@ func (w *Worker) deliver(ctx context.Context, d hub.Delivery) error {
 		return d.Retry(wait)
 	}
 	if b.Attempt > w.cfg.MaxAttempts {
-		return w.giveUp(ctx, d, b, now)
+		return w.giveUp(ctx, d, b, now, fmt.Sprintf("gave up after %d attempts; last error: %s", b.Attempt-1, b.LastError))
+	}
+	if w.cfg.MaxAge > 0 && b.Attempt > 1 {
+		if age := now.Sub(b.oldest()); age > w.cfg.MaxAge {
+			return w.giveUp(ctx, d, b, now, fmt.Sprintf("gave up: still failing %s after the event was received (max age %s) after %d attempts; last error: %s",
+				age.Round(time.Second), w.cfg.MaxAge, b.Attempt-1, b.LastError))
+		}
 	}
 	ch, ok := w.channels.Get(b.Channel)
 	if !ok {
@@ -242,8 +251,7 @@ func (w *Worker) record(ctx context.Context, d hub.Delivery, outcomes []store.De
 
 // giveUp records a batch whose attempts are spent as dead-lettered and moves
 // it to the dead-letter place.
-func (w *Worker) giveUp(ctx context.Context, d hub.Delivery, b Batch, now time.Time) error {
-	reason := fmt.Sprintf("gave up after %d attempts; last error: %s", b.Attempt-1, b.LastError)
+func (w *Worker) giveUp(ctx context.Context, d hub.Delivery, b Batch, now time.Time, reason string) error {
 	outcomes := deadLettered(b, nil, reason, b.Attempt-1, now)
 	if err := w.store.RecordOutcomes(ctx, outcomes); err != nil {
 		return fmt.Errorf("record outcomes: %w", err)
@@ -332,4 +340,15 @@ func (b *Batch) add(j channel.Job, note string) {
 func sameItem(it Item, j channel.Job, note string) bool {
 	a, b := it.Event.Notification, j.Event.Notification
 	return it.Event.ID == j.Event.ID && it.Note == note && a.Title == b.Title && a.Message == b.Message && a.Locale == b.Locale
+}
+
+// oldest is when the batch's oldest event was received.
+func (b Batch) oldest() time.Time {
+	var t time.Time
+	for _, it := range b.Items {
+		if t.IsZero() || it.Event.ReceivedAt.Before(t) {
+			t = it.Event.ReceivedAt
+		}
+	}
+	return t
 }

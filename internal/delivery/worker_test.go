@@ -76,13 +76,13 @@ type bundle struct {
 	prov   *provider
 }
 
-func setup(t *testing.T, failRate float64, maxAttempts int) *bundle {
+func setup(t *testing.T, failRate float64, maxAttempts int, tweak ...func(*delivery.Config)) *bundle {
 	t.Helper()
-	return setupWith(t, failRate, maxAttempts, nil)
+	return setupWith(t, failRate, maxAttempts, nil, tweak...)
 }
 
 // setupWith is setup with the worker's store wrapped by wrap (nil: none).
-func setupWith(t *testing.T, failRate float64, maxAttempts int, wrap func(store.Store) store.Store) *bundle {
+func setupWith(t *testing.T, failRate float64, maxAttempts int, wrap func(store.Store) store.Store, tweak ...func(*delivery.Config)) *bundle {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -103,10 +103,14 @@ func setupWith(t *testing.T, failRate float64, maxAttempts int, wrap func(store.
 	if wrap != nil {
 		ws = wrap(st)
 	}
-	w := delivery.NewWorker(h, ws, reg, delivery.Config{
+	cfg := delivery.Config{
 		MaxAttempts: maxAttempts,
 		Backoff:     func(int) time.Duration { return 20 * time.Millisecond },
-	}, slog.New(slog.DiscardHandler), nil)
+	}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	w := delivery.NewWorker(h, ws, reg, cfg, slog.New(slog.DiscardHandler), nil)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- w.Run(runCtx, hub.ConsumeOptions{BatchSize: 50, AckWait: 5 * time.Second}) }()
@@ -428,5 +432,20 @@ func TestPanickingChannelIsDeadLetteredAndOthersGoOn(t *testing.T) {
 	}
 	if rec.Outcome != store.DeadLettered || !strings.Contains(rec.Reason, "panic: provider bug for boom-a") {
 		t.Fatalf("the panicking batch's outcome = %+v, want dead_lettered with the panic", rec)
+	}
+}
+
+// TestMaxAgeDeadLettersOldFailures: with a max age, a delivery that still
+// fails that long after its event was received is dead-lettered though
+// attempts are left.
+func TestMaxAgeDeadLettersOldFailures(t *testing.T) {
+	b := setup(t, 0, 100, func(c *delivery.Config) { c.MaxAge = 300 * time.Millisecond })
+	ev := newEvent("old-1")
+	b.send(t, ev, []string{"down-1"})
+	st := b.waitFinal(t, ev.ID, 1)
+	for _, r := range st.Recipients {
+		if r.Channel == prefs.Mobile && (r.Outcome != store.DeadLettered || !strings.Contains(r.Reason, "max age 300ms")) {
+			t.Fatalf("outcome %+v, want dead_lettered for max age", r)
+		}
 	}
 }
