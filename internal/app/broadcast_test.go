@@ -53,6 +53,17 @@ func (b *bundle) waitBroadcast(t *testing.T, id string) broadcastStatus {
 	return st
 }
 
+// waitBroadcastSettled waits until a broadcast is done and its channel
+// workers have settled every delivery it queued.
+func (b *bundle) waitBroadcastSettled(t *testing.T, id string) broadcastStatus {
+	t.Helper()
+	var st broadcastStatus
+	pollStatus(t, b.reader, id, 30*time.Second, &st, func() bool {
+		return st.Broadcast != nil && st.Broadcast.State != "running" && st.Pending == 0
+	})
+	return st
+}
+
 // inboxHas reports whether user's inbox holds event id.
 func (b *bundle) inboxHas(t *testing.T, user, id string) bool {
 	for _, n := range b.inbox(t, user, "?limit=500").Notifications {
@@ -125,7 +136,7 @@ func TestBroadcastAudiencesAndPreferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := b.post(t, event.MediaCloudEvent, broadcastEvent("bc-2", map[string]any{"all": true}, map[string]any{"category": "benefits"}))
-	st = b.waitBroadcast(t, all.ids[0])
+	st = b.waitBroadcastSettled(t, all.ids[0])
 	everyone := 31 // 30 imported + newcomer
 	if st.Broadcast.Recipients != everyone {
 		t.Errorf("everyone = %d recipients, want %d", st.Broadcast.Recipients, everyone)
