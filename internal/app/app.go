@@ -218,7 +218,15 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	configured := func(name string) bool { _, ok := reg.Get(name); return ok }
-	hcfg := handler.Config{MaxAttempts: opts.MaxAttempts, Configured: configured, BroadcastChunk: opts.BroadcastChunk}
+	addresser := func(name string) (channel.Addresser, bool) {
+		ch, ok := reg.Get(name)
+		if !ok {
+			return nil, false
+		}
+		a, ok := ch.(channel.Addresser)
+		return a, ok
+	}
+	hcfg := handler.Config{MaxAttempts: opts.MaxAttempts, Configured: configured, Addresser: addresser, BroadcastChunk: opts.BroadcastChunk}
 	if err := opts.Timing.apply(&hcfg); err != nil {
 		a.Close()
 		return nil, err

@@ -82,6 +82,16 @@ func (e *PostponedError) Error() string {
 // Postpone says a job waits for the channel's rate limits for d.
 func Postpone(d time.Duration, reason string) error { return &PostponedError{After: d, Reason: reason} }
 
+// Addresser is a channel whose addresses live in herald's store (stored
+// conversations, registered devices). The handler asks it, for a batch of
+// people at planning time, who has one, and records the others as
+// unreachable at once instead of queueing a delivery that can only fail.
+type Addresser interface {
+	// Reachable returns which of users have an address on the channel,
+	// and the reason to give for those who have none.
+	Reachable(ctx context.Context, users []string) (reachable map[string]bool, none string, err error)
+}
+
 // ErrNoAddress is returned (wrapped) for a person with no usable address
 // on the channel: no registered device, no stored conversation. It is
 // recorded as the outcome "unreachable", not as a failure.

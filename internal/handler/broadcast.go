@@ -118,11 +118,21 @@ func (h *Handler) runBroadcast(ctx context.Context, b store.Broadcast) error {
 			chunk.To = cursor
 		}
 		q := newQueue()
+		ids := make([]string, len(people))
+		for i, p := range people {
+			ids[i] = p.UserID
+		}
+		reach, err := h.reachability(work, ids)
+		if err != nil {
+			return err
+		}
 		for _, p := range people {
 			for _, v := range h.decide(p, ev, now, holds{}) {
 				switch {
 				case v.inbox:
 					chunk.Inbox = append(chunk.Inbox, p.UserID)
+				case v.queue && reach.none(v.channel, p.UserID):
+					v.outcome = store.Unreachable
 				case v.queue:
 					q.add(texts.personal(p), v.channel, p.UserID, v.notBefore)
 					chunk.Counts.Add(v.channel, store.Queued, 1)

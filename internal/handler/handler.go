@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/herald/herald/internal/channel"
 	"github.com/herald/herald/internal/delivery"
 	"github.com/herald/herald/internal/event"
 	"github.com/herald/herald/internal/hub"
@@ -44,6 +45,11 @@ type Config struct {
 	// Configured reports whether herald can deliver over a channel; a
 	// channel that is allowed but not configured is recorded as such.
 	Configured func(channel string) bool
+	// Addresser returns the channel's address book when its addresses live
+	// in the store (conversations, devices): people without one are
+	// recorded unreachable at planning instead of being queued. nil, or
+	// false, means the channel's worker finds out.
+	Addresser func(channel string) (channel.Addresser, bool)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// BroadcastChunk is how many candidate people a broadcast visits per
@@ -208,6 +214,40 @@ func (h *Handler) handle(ctx context.Context, batch []hub.Delivery, planner chan
 	h.log.Warn("planning failed; events will be retried", "events", len(ok), "err", err)
 }
 
+// reach says who has an address on the channels whose addresses live in
+// the store.
+type reach struct {
+	has    map[string]map[string]bool // channel -> people with an address
+	reason map[string]string          // channel -> why the others have none
+}
+
+// none reports whether user is known to have no address on channel.
+func (r reach) none(channel, user string) bool {
+	m, ok := r.has[channel]
+	return ok && !m[user]
+}
+
+// reachability asks each configured channel with an address book who of
+// users it can reach, in one batch per channel.
+func (h *Handler) reachability(ctx context.Context, users []string) (reach, error) {
+	r := reach{has: map[string]map[string]bool{}, reason: map[string]string{}}
+	if h.cfg.Addresser == nil || len(users) == 0 {
+		return r, nil
+	}
+	for _, ch := range prefs.Channels {
+		a, ok := h.cfg.Addresser(ch)
+		if !ok || !h.cfg.Configured(ch) {
+			continue
+		}
+		has, why, err := a.Reachable(ctx, users)
+		if err != nil {
+			return r, fmt.Errorf("who has an address on %s: %w", ch, err)
+		}
+		r.has[ch], r.reason[ch] = has, why
+	}
+	return r, nil
+}
+
 // panicError is a panic while planning, turned into an error.
 type panicError struct {
 	value string
@@ -296,6 +336,10 @@ func (h *Handler) planAt(ctx context.Context, events []event.Event, now time.Tim
 	if err != nil {
 		return fmt.Errorf("load preferences: %w", err)
 	}
+	reach, err := h.reachability(ctx, ids)
+	if err != nil {
+		return err
+	}
 	plans := make([]store.Plan, 0, len(direct))
 	var outcomes []store.DeliveryRecord
 	var held heldWork
@@ -313,6 +357,8 @@ func (h *Handler) planAt(ctx context.Context, events []event.Event, now time.Tim
 				switch {
 				case v.inbox:
 					p.Inbox = append(p.Inbox, inboxItem(pev, u, now))
+				case v.queue && reach.none(v.channel, u):
+					rec.Outcome, rec.Reason = store.Unreachable, reach.reason[v.channel]
 				case v.queue:
 					q.add(pev, v.channel, u, v.notBefore)
 					if v.outcome == "" {

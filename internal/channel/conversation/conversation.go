@@ -125,6 +125,20 @@ func (c *Channel) Name() string { return Name }
 // Limits are the rates the channel keeps to, defaults filled in.
 func (c *Channel) Limits() Limits { return c.limits.limits }
 
+// Reachable implements channel.Addresser: people with an active stored
+// conversation.
+func (c *Channel) Reachable(ctx context.Context, users []string) (map[string]bool, string, error) {
+	refs, err := c.cfg.Store.ConversationRefs(ctx, users)
+	if err != nil {
+		return nil, "", fmt.Errorf("conversation: look up conversations: %w", err)
+	}
+	out := make(map[string]bool, len(refs))
+	for _, r := range refs {
+		out[r.UserID] = true
+	}
+	return out, "no stored conversation with the assistant: " + channel.ErrNoAddress.Error(), nil
+}
+
 // send is one (job, conversation) write.
 type send struct {
 	job int

@@ -104,6 +104,20 @@ func New(cfg Config) (*Fanout, error) {
 // Name is the channel's name.
 func (f *Fanout) Name() string { return f.cfg.Name }
 
+// Reachable implements channel.Addresser: people with an active device on
+// the channel's platforms.
+func (f *Fanout) Reachable(ctx context.Context, users []string) (map[string]bool, string, error) {
+	ds, err := f.cfg.Store.DevicesFor(ctx, users, f.platforms...)
+	if err != nil {
+		return nil, "", fmt.Errorf("push: look up devices: %w", err)
+	}
+	out := make(map[string]bool, len(ds))
+	for _, d := range ds {
+		out[d.UserID] = true
+	}
+	return out, "no active device on " + f.platformList() + ": " + channel.ErrNoAddress.Error(), nil
+}
+
 // task is one (job, device) send.
 type task struct {
 	job int
