@@ -290,6 +290,13 @@ func (c *Channel) run(ctx context.Context, jobs []channel.Job, sends []send, rec
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
+			defer func() {
+				// A bug in one send fails that send, not the process.
+				if p := recover(); p != nil {
+					c.log.Error("a send panicked", "event", jobs[s.job].Event.ID, "panic", fmt.Sprint(p))
+					s.err = fmt.Errorf("panic: %v", p)
+				}
+			}()
 			c.sendOne(ctx, jobs[s.job], s)
 			if s.err == nil && s.postponed == 0 {
 				rec.add(store.DeviceDelivery{EventID: jobs[s.job].Event.ID, DeviceID: s.ref.ID, At: c.cfg.Now()})

@@ -258,3 +258,19 @@ func TestPredict(t *testing.T) {
 		t.Fatalf("Predict(10) = %s, want 0 (within the burst)", got)
 	}
 }
+
+// panicSender stands in for a bug in a sender.
+type panicSender struct{}
+
+func (panicSender) Send(context.Context, store.ConversationRef, activity.Activity) (string, error) {
+	panic("sender bug")
+}
+
+func TestAPanickingSendFailsThatJobNotTheProcess(t *testing.T) {
+	f := setup(t, func(c *conversation.Config) { c.Sender = panicSender{} })
+	f.ref(t, "ada", "a:1")
+	res := f.ch.Deliver(t.Context(), []channel.Job{{Event: notification("e1"), UserID: "ada", Attempt: 1}})
+	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "panic: sender bug") || channel.IsPermanent(res[0].Err) {
+		t.Fatalf("Deliver with a panicking sender = %v, want a retryable error naming the panic", res[0].Err)
+	}
+}

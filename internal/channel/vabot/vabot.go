@@ -116,6 +116,12 @@ func (c *Channel) Deliver(ctx context.Context, jobs []channel.Job) []channel.Res
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
+			defer func() {
+				// A bug in one post fails that job, not the process.
+				if p := recover(); p != nil {
+					results[i].Err = fmt.Errorf("panic: %v", p)
+				}
+			}()
 			results[i].Err = classify(c.cfg.Transport.Post(ctx, Activity(j.Event, j.UserID, c.cfg.BotID, c.cfg.ServiceURL)))
 		})
 	}
