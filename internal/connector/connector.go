@@ -100,7 +100,7 @@ func (e *Error) Retryable() bool {
 func (c *Client) SendToConversation(ctx context.Context, serviceURL, conversationID string, a activity.Activity) (string, error) {
 	u := strings.TrimSuffix(serviceURL, "/") + "/v3/conversations/" + url.PathEscape(conversationID) + "/activities"
 	var rr activity.ResourceResponse
-	if err := c.post(ctx, u, a, &rr); err != nil {
+	if err := c.Post(ctx, u, a, &rr); err != nil {
 		return "", err
 	}
 	return rr.ID, nil
@@ -108,10 +108,14 @@ func (c *Client) SendToConversation(ctx context.Context, serviceURL, conversatio
 
 // PostToBot delivers a to a bot's messaging endpoint, as a channel does.
 func (c *Client) PostToBot(ctx context.Context, endpoint string, a activity.Activity) error {
-	return c.post(ctx, endpoint, a, nil)
+	return c.Post(ctx, endpoint, a, nil)
 }
 
-func (c *Client) post(ctx context.Context, u string, body any, into any) error {
+// Post sends body as JSON to u with the client's bearer token and decodes
+// a 2xx answer into into (when given and the answer has a body). Any
+// other answer is an *Error. It serves every Bot Framework style JSON API:
+// the Connector, a bot's endpoint, a Direct Line service.
+func (c *Client) Post(ctx context.Context, u string, body any, into any) error {
 	data, err := json.Marshal(body)
 	if err != nil {
 		return fmt.Errorf("connector: encode activity: %w", err)

@@ -14,16 +14,15 @@
 package vabot
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
-	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/herald/herald/internal/activity"
 	"github.com/herald/herald/internal/channel"
@@ -214,36 +213,6 @@ func (d *DirectLine) conversation(ctx context.Context) (*dlConversation, error) 
 }
 
 func (d *DirectLine) call(ctx context.Context, bearer, path string, body, into any) error {
-	data, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(d.BaseURL, "/")+path, bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	req.Header.Set("Content-Type", "application/json")
-	hc := d.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("vabot: POST %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode/100 != 2 {
-		e := &connector.Error{Status: resp.StatusCode}
-		var er activity.ErrorResponse
-		if json.Unmarshal(raw, &er) == nil {
-			e.Code, e.Message = er.Error.Code, er.Error.Message
-		}
-		return e
-	}
-	if into != nil {
-		return json.Unmarshal(raw, into)
-	}
-	return nil
+	c := connector.New(d.HTTP, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: bearer}), "herald")
+	return c.Post(ctx, strings.TrimSuffix(d.BaseURL, "/")+path, body, into)
 }
