@@ -289,37 +289,3 @@ func TestChaosKillsLoseNothing(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 }
-
-// inboxPairs reads every person's whole inbox and counts each
-// (person, event) it holds.
-func inboxPairs(t *testing.T, c *client.Client, users int) map[string]int {
-	t.Helper()
-	out := map[string]int{}
-	for u := range users {
-		user := fmt.Sprintf("u%d", u)
-		cursor := ""
-		for {
-			var page struct {
-				Notifications []struct {
-					EventID string `json:"eventId"`
-				} `json:"notifications"`
-				NextCursor string `json:"nextCursor"`
-			}
-			q := "?limit=500"
-			if cursor != "" {
-				q += "&cursor=" + cursor
-			}
-			if err := c.Do(context.Background(), http.MethodGet, client.UserPath(user, "/notifications"+q), "", nil, &page); err != nil {
-				t.Fatal(err)
-			}
-			for _, n := range page.Notifications {
-				out[user+"|"+n.EventID]++
-			}
-			if page.NextCursor == "" {
-				break
-			}
-			cursor = page.NextCursor
-		}
-	}
-	return out
-}

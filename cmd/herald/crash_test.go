@@ -17,7 +17,6 @@ import (
 
 	"github.com/herald/herald/internal/client"
 	"github.com/herald/herald/internal/event"
-	"github.com/herald/herald/internal/store"
 )
 
 // TestMain lets the test binary act as the herald command when
@@ -189,14 +188,39 @@ func batchBody(ids []string, users int) []byte {
 // accepted events missing.
 func inboxCensus(t *testing.T, c *client.Client, users int, accepted map[string]string) (total, dups, missing int) {
 	t.Helper()
-	seen := map[string]int{}
-	for u := 0; u < users; u++ {
+	pairs := inboxPairs(t, c, users)
+	for k, n := range pairs {
+		total += n
+		user, id, _ := strings.Cut(k, "|")
+		if accepted[id] != user {
+			dups += n // in the wrong inbox
+		}
+	}
+	for id, user := range accepted {
+		switch n := pairs[user+"|"+id]; {
+		case n == 0:
+			missing++
+		case n > 1:
+			dups += n - 1
+		}
+	}
+	return total, dups, missing
+}
+
+// inboxPairs reads every person's whole inbox and counts each
+// (person, event) it holds, keyed "user|event".
+func inboxPairs(t *testing.T, c *client.Client, users int) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for u := range users {
 		user := fmt.Sprintf("u%d", u)
 		cursor := ""
 		for {
 			var page struct {
-				Notifications []store.InboxItem `json:"notifications"`
-				NextCursor    string            `json:"nextCursor"`
+				Notifications []struct {
+					EventID string `json:"eventId"`
+				} `json:"notifications"`
+				NextCursor string `json:"nextCursor"`
 			}
 			q := "?limit=500"
 			if cursor != "" {
@@ -206,11 +230,7 @@ func inboxCensus(t *testing.T, c *client.Client, users int, accepted map[string]
 				t.Fatal(err)
 			}
 			for _, n := range page.Notifications {
-				total++
-				seen[n.EventID]++
-				if accepted[n.EventID] != user {
-					dups++
-				}
+				out[user+"|"+n.EventID]++
 			}
 			if page.NextCursor == "" {
 				break
@@ -218,14 +238,5 @@ func inboxCensus(t *testing.T, c *client.Client, users int, accepted map[string]
 			cursor = page.NextCursor
 		}
 	}
-	for id := range accepted {
-		switch seen[id] {
-		case 0:
-			missing++
-		case 1:
-		default:
-			dups++
-		}
-	}
-	return total, dups, missing
+	return out
 }
