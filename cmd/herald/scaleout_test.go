@@ -15,14 +15,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/herald/herald/internal/bench"
 	"github.com/herald/herald/internal/client"
 	"github.com/herald/herald/internal/event"
 	"github.com/herald/herald/internal/store/pgstore/pgtest"
+	"github.com/herald/herald/internal/testenv"
 )
 
 // cluster is herald scaled out: one api process and several worker
@@ -275,28 +274,10 @@ func scaleOutEvents() int {
 // TestScaleOutOnNATSAndPostgres: an api process and three worker processes
 // on the external NATS server and PostgreSQL.
 func TestScaleOutOnNATSAndPostgres(t *testing.T) {
-	const natsURL = "nats://127.0.0.1:4222"
-	nc, err := nats.Connect(natsURL, nats.Timeout(2*time.Second))
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI needs nats-server with JetStream at %s: %v", natsURL, err)
-		}
-		t.Skipf("no NATS at %s: %v", natsURL, err)
-	}
-	defer nc.Close()
+	nc := testenv.NATS(t)
 	prefix := fmt.Sprintf("SCALE%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return
-		}
-		for name := range js.StreamNames(context.Background()).Name() {
-			if strings.HasPrefix(name, prefix) {
-				_ = js.DeleteStream(context.Background(), name)
-			}
-		}
-	})
-	c := newCluster(t, []string{"--hub", natsURL, "--hub-prefix", prefix}, 3)
+	testenv.DeleteStreamsAtCleanup(t, nc, prefix)
+	c := newCluster(t, []string{"--hub", testenv.NATSURL, "--hub-prefix", prefix}, 3)
 	runScaleOut(t, c, scaleOutEvents())
 }
 

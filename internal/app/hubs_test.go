@@ -1,19 +1,16 @@
 package app_test
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/herald/herald/internal/app"
 	"github.com/herald/herald/internal/event"
+	"github.com/herald/herald/internal/testenv"
 )
 
 // TestExternalHubs runs the spine and a broadcast on each hub driver a
@@ -23,28 +20,10 @@ func TestExternalHubs(t *testing.T) {
 	t.Parallel()
 	t.Run("nats", func(t *testing.T) {
 		t.Parallel()
-		const url = "nats://127.0.0.1:4222"
-		nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("CI needs nats-server with JetStream at %s: %v", url, err)
-			}
-			t.Skipf("no NATS at %s: %v", url, err)
-		}
-		defer nc.Close()
+		nc := testenv.NATS(t)
 		prefix := fmt.Sprintf("APPTEST%d", time.Now().UnixNano())
-		t.Cleanup(func() {
-			js, err := jetstream.New(nc)
-			if err != nil {
-				return
-			}
-			for name := range js.StreamNames(context.Background()).Name() {
-				if strings.HasPrefix(name, prefix) {
-					_ = js.DeleteStream(context.Background(), name)
-				}
-			}
-		})
-		exerciseHub(t, app.HubOptions{URL: url, Prefix: prefix})
+		testenv.DeleteStreamsAtCleanup(t, nc, prefix)
+		exerciseHub(t, app.HubOptions{URL: testenv.NATSURL, Prefix: prefix})
 	})
 	t.Run("kafka", func(t *testing.T) {
 		t.Parallel()

@@ -14,6 +14,7 @@ import (
 	"github.com/herald/herald/internal/app"
 	"github.com/herald/herald/internal/channel/vabot"
 	"github.com/herald/herald/internal/event"
+	"github.com/herald/herald/internal/testenv"
 )
 
 // botProject is the Node project of a bot built with the official botbuilder.
@@ -27,13 +28,7 @@ func needBotbuilder(t *testing.T) string {
 	if err == nil {
 		_, err = os.Stat(filepath.Join(botProject, "node_modules", "botbuilder", "package.json"))
 	}
-	if err != nil {
-		how := "install Node.js 20+ and run: scripts/node-deps.sh"
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the botbuilder test cannot run (%v): %s", err, how)
-		}
-		t.Skipf("the botbuilder test cannot run (%v): %s", err, how)
-	}
+	testenv.Need(t, err, "the botbuilder test", "install Node.js 20+ and run: scripts/node-deps.sh")
 	return node
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/herald/herald/internal/client"
 	"github.com/herald/herald/internal/event"
 	"github.com/herald/herald/internal/store"
+	"github.com/herald/herald/internal/testenv"
 	"github.com/herald/herald/internal/web"
 )
 
@@ -195,12 +196,7 @@ func TestWebAppInChromium(t *testing.T) {
 	if err == nil && !web.New().HasWebChat() {
 		err = os.ErrNotExist
 	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the web app browser test cannot run (%v): %s", err, how)
-		}
-		t.Skipf("the web app browser test cannot run (%v): %s", err, how)
-	}
+	testenv.Need(t, err, "the web app browser test", how)
 	t.Parallel()
 	b := setup(t, "")
 	artifacts, err := filepath.Abs("../../test-artifacts")

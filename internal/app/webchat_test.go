@@ -15,6 +15,7 @@ import (
 	"github.com/herald/herald/internal/app"
 	"github.com/herald/herald/internal/client"
 	"github.com/herald/herald/internal/store"
+	"github.com/herald/herald/internal/testenv"
 )
 
 // e2eProject is the Node project that drives Web Chat in Chromium.
@@ -39,12 +40,7 @@ func needWebChat(t *testing.T) string {
 			}
 		}
 	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the Web Chat browser test cannot run (%v): %s", err, how)
-		}
-		t.Skipf("the Web Chat browser test cannot run (%v): %s", err, how)
-	}
+	testenv.Need(t, err, "the Web Chat browser test", how)
 	return node
 }
 

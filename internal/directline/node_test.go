@@ -14,6 +14,7 @@ import (
 
 	"github.com/herald/herald/internal/activity"
 	"github.com/herald/herald/internal/directline"
+	"github.com/herald/herald/internal/testenv"
 )
 
 // nodeProject is the Node project of the official-client test.
@@ -32,12 +33,7 @@ func needNode(t *testing.T) string {
 			}
 		}
 	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the DirectLineJS test cannot run (%v): %s", err, how)
-		}
-		t.Skipf("the DirectLineJS test cannot run (%v): %s", err, how)
-	}
+	testenv.Need(t, err, "the DirectLineJS test", how)
 	return node
 }
 

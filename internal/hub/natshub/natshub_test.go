@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/herald/herald/internal/hub"
 	"github.com/herald/herald/internal/hub/hubtest"
 	"github.com/herald/herald/internal/hub/natshub"
+	"github.com/herald/herald/internal/testenv"
 )
 
 // externalURL is the server the external-NATS tests use. CI must provide it.
@@ -62,15 +62,7 @@ func TestEmbeddedLimitsRetentionConformance(t *testing.T) {
 // developer machine and a failure in CI.
 func externalConn(t *testing.T) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(externalURL, nats.Timeout(2*time.Second), nats.Name("herald-natshub-test"))
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI needs nats-server with JetStream at %s: %v", externalURL, err)
-		}
-		t.Skipf("no nats-server at %s (%v); start one with `nats-server -js` to run the external tests", externalURL, err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
+	return testenv.NATS(t, nats.Name("herald-natshub-test"))
 }
 
 // connectExternal returns a hub on the external server under a prefix of its

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/herald/herald/internal/testenv"
 )
 
 // EnvURL is the environment variable naming the test server's URL.
@@ -32,12 +34,7 @@ const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 func URL(tb testing.TB) string {
 	tb.Helper()
 	u, err := reachable()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("CI needs PostgreSQL at %s (set %s to another server): %v", redact(u), EnvURL, err)
-		}
-		tb.Skipf("no PostgreSQL at %s (%v); start one or set %s to run the PostgreSQL tests", redact(u), err, EnvURL)
-	}
+	testenv.Need(tb, err, "a test on PostgreSQL at "+redact(u), "start PostgreSQL or set "+EnvURL+" to another server")
 	return u
 }
 
