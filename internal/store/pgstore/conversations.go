@@ -86,20 +86,7 @@ func (s *Store) ListConversationRefs(ctx context.Context, userID string) ([]stor
 // RetireConversationRef marks a reference retired, keeping the first
 // reason; store.ErrNotFound if it does not exist.
 func (s *Store) RetireConversationRef(ctx context.Context, id, reason string, at time.Time) error {
-	if at.IsZero() {
-		at = time.Now()
-	}
-	tag, err := s.pool.Exec(ctx, `UPDATE conversation_refs SET
-			retired_at = coalesce(retired_at, $1),
-			retired_reason = CASE WHEN retired_at IS NULL THEN $2 ELSE retired_reason END
-		WHERE id = $3`, at, reason, id)
-	if err != nil {
-		return fmt.Errorf("pgstore: retire conversation %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("pgstore: retire conversation %s: %w", id, store.ErrNotFound)
-	}
-	return nil
+	return s.retire(ctx, "conversation_refs", "conversation", id, reason, at)
 }
 
 func (s *Store) queryConversationRefs(ctx context.Context, sql string, args ...any) ([]store.ConversationRef, error) {

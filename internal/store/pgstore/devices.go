@@ -103,18 +103,24 @@ func (s *Store) DevicesFor(ctx context.Context, userIDs []string, platforms ...s
 
 // RetireDevice marks a device retired, keeping the first reason.
 func (s *Store) RetireDevice(ctx context.Context, deviceID, reason string, at time.Time) error {
+	return s.retire(ctx, "devices", "device", deviceID, reason, at)
+}
+
+// retire marks row id of table (devices, conversation_refs) retired at at
+// with reason, keeping the first reason; store.ErrNotFound if absent.
+func (s *Store) retire(ctx context.Context, table, what, id, reason string, at time.Time) error {
 	if at.IsZero() {
 		at = time.Now()
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE devices SET
+	tag, err := s.pool.Exec(ctx, `UPDATE `+table+` SET
 			retired_at = coalesce(retired_at, $1),
 			retired_reason = CASE WHEN retired_at IS NULL THEN $2 ELSE retired_reason END
-		WHERE id = $3`, at, reason, deviceID)
+		WHERE id = $3`, at, reason, id)
 	if err != nil {
-		return fmt.Errorf("pgstore: retire device %s: %w", deviceID, err)
+		return fmt.Errorf("pgstore: retire %s %s: %w", what, id, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("pgstore: retire device %s: %w", deviceID, store.ErrNotFound)
+		return fmt.Errorf("pgstore: retire %s %s: %w", what, id, store.ErrNotFound)
 	}
 	return nil
 }

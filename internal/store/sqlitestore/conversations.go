@@ -104,24 +104,7 @@ func (s *Store) ListConversationRefs(ctx context.Context, userID string) ([]stor
 
 // RetireConversationRef marks a reference retired, keeping the first reason.
 func (s *Store) RetireConversationRef(ctx context.Context, id, reason string, at time.Time) error {
-	if at.IsZero() {
-		at = time.Now()
-	}
-	res, err := s.write.ExecContext(ctx, `UPDATE conversation_refs SET
-			retired_at = COALESCE(retired_at, ?),
-			retired_reason = CASE WHEN retired_at IS NULL THEN ? ELSE retired_reason END
-		WHERE id = ?`, nanos(at), reason, id)
-	if err != nil {
-		return fmt.Errorf("sqlitestore: retire conversation %s: %w", id, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlitestore: retire conversation %s: %w", id, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("sqlitestore: retire conversation %s: %w", id, store.ErrNotFound)
-	}
-	return nil
+	return s.retire(ctx, "conversation_refs", "conversation", id, reason, at)
 }
 
 func scanConversationRefs(rows *sql.Rows) ([]store.ConversationRef, error) {

@@ -127,22 +127,28 @@ func (s *Store) DevicesFor(ctx context.Context, userIDs []string, platforms ...s
 
 // RetireDevice marks a device retired, keeping the first reason.
 func (s *Store) RetireDevice(ctx context.Context, deviceID, reason string, at time.Time) error {
+	return s.retire(ctx, "devices", "device", deviceID, reason, at)
+}
+
+// retire marks row id of table (devices, conversation_refs) retired at at
+// with reason, keeping the first reason; store.ErrNotFound if absent.
+func (s *Store) retire(ctx context.Context, table, what, id, reason string, at time.Time) error {
 	if at.IsZero() {
 		at = time.Now()
 	}
-	res, err := s.write.ExecContext(ctx, `UPDATE devices SET
+	res, err := s.write.ExecContext(ctx, `UPDATE `+table+` SET
 			retired_at = COALESCE(retired_at, ?),
 			retired_reason = CASE WHEN retired_at IS NULL THEN ? ELSE retired_reason END
-		WHERE id = ?`, nanos(at), reason, deviceID)
+		WHERE id = ?`, nanos(at), reason, id)
 	if err != nil {
-		return fmt.Errorf("sqlitestore: retire device %s: %w", deviceID, err)
+		return fmt.Errorf("sqlitestore: retire %s %s: %w", what, id, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("sqlitestore: retire device %s: %w", deviceID, err)
+		return fmt.Errorf("sqlitestore: retire %s %s: %w", what, id, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("sqlitestore: retire device %s: %w", deviceID, store.ErrNotFound)
+		return fmt.Errorf("sqlitestore: retire %s %s: %w", what, id, store.ErrNotFound)
 	}
 	return nil
 }
