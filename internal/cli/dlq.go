@@ -97,6 +97,19 @@ func (s *selection) register(cmd *cobra.Command) {
 }
 
 // body builds the API's filter document.
+// bulk reports whether the command works on a selection (--all, --filter,
+// --older-than) rather than the seqs in args, refusing both or neither.
+func (s selection) bulk(args []string) (bool, error) {
+	bulk := s.all || s.filter != "" || s.olderThan != 0
+	switch {
+	case bulk && len(args) > 0:
+		return false, errors.New("give seqs or a selection (--all, --filter, --older-than), not both")
+	case !bulk && len(args) == 0:
+		return false, errors.New("say which dead letters: seqs, --all, --filter or --older-than")
+	}
+	return bulk, nil
+}
+
 func (s *selection) body(dryRun bool) ([]byte, error) {
 	f, err := deadletter.ParseFilter(s.filter)
 	if err != nil {
@@ -191,12 +204,10 @@ func newDLQCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			bulk := replaySel.all || replaySel.filter != "" || replaySel.olderThan != 0
+			bulk, err := replaySel.bulk(args)
 			switch {
-			case bulk && len(args) > 0:
-				return errors.New("give seqs or a selection (--all, --filter, --older-than), not both")
-			case !bulk && len(args) == 0:
-				return errors.New("say which dead letters: seqs, --all, --filter or --older-than")
+			case err != nil:
+				return err
 			case bulk:
 				body, err := replaySel.body(replayDry)
 				if err != nil {
@@ -247,12 +258,10 @@ func newDLQCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			bulk := purgeSel.all || purgeSel.filter != "" || purgeSel.olderThan != 0
+			bulk, err := purgeSel.bulk(args)
 			switch {
-			case bulk && len(args) > 0:
-				return errors.New("give seqs or a selection (--all, --filter, --older-than), not both")
-			case !bulk && len(args) == 0:
-				return errors.New("say which dead letters: seqs, --all, --filter or --older-than")
+			case err != nil:
+				return err
 			case bulk:
 				body, err := purgeSel.body(!yes)
 				if err != nil {
