@@ -21,6 +21,7 @@ import (
 
 	"github.com/herald/herald/internal/auth"
 	"github.com/herald/herald/internal/channel"
+	"github.com/herald/herald/internal/channel/conversation"
 	"github.com/herald/herald/internal/delivery"
 	"github.com/herald/herald/internal/directline"
 	"github.com/herald/herald/internal/handler"
@@ -171,6 +172,10 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	roles, err := checkRoles(opts.Roles)
 	if err != nil {
 		return nil, err
+	}
+	if mode := opts.Conversation.Mode; (mode == "" || mode == ConversationBuiltin) && opts.AckWait > 0 && opts.AckWait < 2*conversation.DefaultMaxWait {
+		return nil, fmt.Errorf("--ack-wait %s is too short: the conversation channel may wait %s for its rate limits inside one batch; use at least %s",
+			opts.AckWait, conversation.DefaultMaxWait, 2*conversation.DefaultMaxWait)
 	}
 	log := opts.Logger
 	if log == nil {

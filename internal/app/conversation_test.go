@@ -325,3 +325,13 @@ func TestOutboundRequestsStayOutOfHeraldsNetwork(t *testing.T) {
 		t.Fatalf("conversations = %+v", convs)
 	}
 }
+
+// TestAckWaitShorterThanTheConversationWaitIsRefused: a batch may spend up
+// to 5 s waiting for Teams' limits, so an AckWait below 10 s would hand it
+// to another worker while it is still being sent.
+func TestAckWaitShorterThanTheConversationWaitIsRefused(t *testing.T) {
+	_, err := app.Open(context.Background(), app.Options{DataDir: t.TempDir(), AckWait: 3 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "--ack-wait 3s is too short") {
+		t.Fatalf("Open with --ack-wait 3s = %v, want it refused", err)
+	}
+}

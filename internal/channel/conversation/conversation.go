@@ -67,6 +67,11 @@ func (r Router) Send(ctx context.Context, ref store.ConversationRef, a activity.
 	return r.Connector.Send(ctx, ref, a)
 }
 
+// DefaultMaxWait is the longest a send waits for the rate limits inside
+// one delivery call. The hub's AckWait must be well above it, or a batch
+// still being sent is handed to another worker.
+const DefaultMaxWait = 5 * time.Second
+
 // Config configures the channel.
 type Config struct {
 	// Store holds the conversation references and the sent records.
@@ -104,7 +109,7 @@ func New(cfg Config) (*Channel, error) {
 		return nil, errors.New("conversation: no sender configured")
 	}
 	if cfg.MaxWait <= 0 {
-		cfg.MaxWait = 5 * time.Second
+		cfg.MaxWait = DefaultMaxWait
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 64
