@@ -20,6 +20,7 @@ import (
 
 	"github.com/herald/herald/internal/activity"
 	"github.com/herald/herald/internal/channel"
+	"github.com/herald/herald/internal/channel/sentlog"
 	"github.com/herald/herald/internal/connector"
 	"github.com/herald/herald/internal/netguard"
 	"github.com/herald/herald/internal/prefs"
@@ -96,6 +97,7 @@ type Channel struct {
 	cfg    Config
 	limits *limiters
 	log    *slog.Logger
+	sent   *sentlog.Recorder
 }
 
 var _ channel.Channel = (*Channel)(nil)
@@ -121,7 +123,8 @@ func New(cfg Config) (*Channel, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Channel{cfg: cfg, limits: newLimiters(cfg.Limits), log: log.With("component", "channel", "channel", Name)}, nil
+	log = log.With("component", "channel", "channel", Name)
+	return &Channel{cfg: cfg, limits: newLimiters(cfg.Limits), log: log, sent: sentlog.New(cfg.Store, log, "conversations")}, nil
 }
 
 // Name is the channel's name.
@@ -175,71 +178,11 @@ func (c *Channel) Deliver(ctx context.Context, jobs []channel.Job) []channel.Res
 		}
 		return results
 	}
-	rec := newRecorder(c.cfg.Store, c.log)
-	c.run(ctx, jobs, sends, rec)
-	rec.close()
+	c.run(ctx, jobs, sends)
+	// What was sent is recorded before the results say so.
+	c.sent.Flush()
 	c.verdicts(ctx, jobs, sends, results)
 	return results
-}
-
-// recordEvery is how often the sends of a delivery call are recorded
-// while it runs: a crash repeats at most what was sent since.
-const recordEvery = 20 * time.Millisecond
-
-// recorder writes sent records in small groups as sends succeed, so that a
-// crash mid-call leaves few sent-but-unrecorded conversations (which a
-// retry would write into again).
-type recorder struct {
-	st   store.Store
-	log  *slog.Logger
-	mu   sync.Mutex
-	buf  []store.DeviceDelivery
-	stop chan struct{}
-	done chan struct{}
-}
-
-func newRecorder(st store.Store, log *slog.Logger) *recorder {
-	r := &recorder{st: st, log: log, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		t := time.NewTicker(recordEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				r.flush()
-			case <-r.stop:
-				r.flush()
-				return
-			}
-		}
-	}()
-	return r
-}
-
-func (r *recorder) add(d store.DeviceDelivery) {
-	r.mu.Lock()
-	r.buf = append(r.buf, d)
-	r.mu.Unlock()
-}
-
-func (r *recorder) flush() {
-	r.mu.Lock()
-	buf := r.buf
-	r.buf = nil
-	r.mu.Unlock()
-	if len(buf) == 0 {
-		return
-	}
-	if err := r.st.MarkDeviceDelivered(context.Background(), buf); err != nil {
-		r.log.Error("recording sent conversations failed; a retry may send them again", "err", err)
-	}
-}
-
-// close records what is left and stops.
-func (r *recorder) close() {
-	close(r.stop)
-	<-r.done
 }
 
 // plan looks up the people's conversations and what they already have.
@@ -279,7 +222,9 @@ func (c *Channel) plan(ctx context.Context, jobs []channel.Job) ([]send, error) 
 }
 
 // run performs the sends with at most Workers in flight.
-func (c *Channel) run(ctx context.Context, jobs []channel.Job, sends []send, rec *recorder) {
+// Each conversation written into is recorded as soon as the Connector
+// accepted the message (see package sentlog).
+func (c *Channel) run(ctx context.Context, jobs []channel.Job, sends []send) {
 	sem := make(chan struct{}, c.cfg.Workers)
 	var wg sync.WaitGroup
 	for i := range sends {
@@ -295,16 +240,13 @@ func (c *Channel) run(ctx context.Context, jobs []channel.Job, sends []send, rec
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			defer func() {
-				// A bug in one send fails that send, not the process.
-				if p := recover(); p != nil {
-					c.log.Error("a send panicked", "event", jobs[s.job].Event.ID, "panic", fmt.Sprint(p))
-					s.err = fmt.Errorf("panic: %v", p)
-				}
-			}()
-			c.sendOne(ctx, jobs[s.job], s)
+			j := jobs[s.job]
+			if err := channel.Contain(c.log, j.Event.ID, s.ref.ID, func() error { c.sendOne(ctx, j, s); return nil }); err != nil {
+				s.err = err
+				return
+			}
 			if s.err == nil && s.postponed == 0 {
-				rec.add(store.DeviceDelivery{EventID: jobs[s.job].Event.ID, DeviceID: s.ref.ID, At: c.cfg.Now()})
+				c.sent.Add(store.DeviceDelivery{EventID: j.Event.ID, DeviceID: s.ref.ID, At: c.cfg.Now()})
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/herald/herald/internal/channel"
+	"github.com/herald/herald/internal/channel/sentlog"
 	"github.com/herald/herald/internal/store"
 )
 
@@ -54,16 +55,22 @@ const (
 //     count against it, and neither does a device that failed permanently
 //     (413, say) as long as another device got the event;
 //   - a retry (the largest Retry-After any device asked for) while any
-//     device failed in a way worth retrying; the devices that already have
-//     the event are skipped on the retry, so no device gets it twice;
+//     device failed in a way worth retrying, or its send panicked; the
+//     devices that already have the event are skipped on the retry, so no
+//     device gets it twice;
 //   - permanent when no device got it and some failed permanently;
 //   - unreachable (wrapping channel.ErrNoAddress) when the person has no
 //     active device, or when every device was retired just now, with the
 //     providers' reasons.
+//
+// Each device a provider accepted the event for is recorded at once, in
+// group commits shared by every call (package sentlog): a crash repeats
+// only the sends answered while the last commit ran, not a whole stage.
 type Fanout struct {
 	cfg       Config
 	platforms []store.Platform
 	log       *slog.Logger
+	sent      *sentlog.Recorder
 
 	pruning   sync.Mutex
 	lastPrune time.Time
@@ -93,7 +100,8 @@ func New(cfg Config) (*Fanout, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &Fanout{cfg: cfg, log: log.With("component", "channel", "channel", cfg.Name)}
+	log = log.With("component", "channel", "channel", cfg.Name)
+	f := &Fanout{cfg: cfg, log: log, sent: sentlog.New(cfg.Store, log, "devices")}
 	for p := range cfg.Senders {
 		f.platforms = append(f.platforms, p)
 	}
@@ -130,8 +138,9 @@ type task struct {
 }
 
 // stageJobs is how many jobs one pipeline stage handles: the next stage's
-// store lookups run while this one's messages are sent, and its records are
-// written while the next one's are sent.
+// store lookups run while this one's messages are sent, and its verdicts
+// and retirements are settled while the next one's are sent. (Sends are
+// recorded one by one as they succeed, not per stage.)
 const stageJobs = 1000
 
 // stage is a slice of a Deliver call's jobs going through the pipeline.
@@ -166,7 +175,7 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 	}
 
 	// Stages are prepared one ahead; their sends share one pool of
-	// workers, so no worker idles at a stage's end; each stage is recorded,
+	// workers, so no worker idles at a stage's end; each stage is settled,
 	// in order, once all its sends are done.
 	prepared := make(chan *stage, 1)
 	queued := make(chan *stage, 4)
@@ -183,11 +192,7 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 	for range min(f.cfg.Workers, len(uniq)*len(f.platforms)+1) {
 		wg.Go(func() {
 			for t := range todo {
-				if err := ctx.Err(); err != nil {
-					t.err = err
-				} else {
-					t.err = f.cfg.Senders[t.msg.Device.Platform].Send(ctx, t.msg)
-				}
+				f.send(ctx, t)
 				t.done.Done()
 			}
 		})
@@ -196,8 +201,7 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 		for st := range queued {
 			st.sends.Wait()
 			if st.err == nil {
-				// Record what did get through even when ctx ended, so a
-				// redelivered batch skips it.
+				// Retire what the providers gave up on even when ctx ended.
 				f.settle(context.WithoutCancel(ctx), st.tasks)
 			}
 			f.verdicts(jobs, st, results)
@@ -216,6 +220,9 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 	close(todo)
 	close(queued)
 	wg.Wait()
+	// What did get through is recorded (even when ctx ended, so that a
+	// redelivered batch skips it) before the results say so.
+	f.sent.Flush()
 	if err := ctx.Err(); err != nil {
 		for i := range results {
 			results[i].Err = err
@@ -226,6 +233,23 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 		results[i] = results[at]
 	}
 	return results
+}
+
+// send makes one task's send and records the device at once when the
+// provider accepted it. A panic in the provider's client fails this task
+// only (retried with the job), not the process.
+func (f *Fanout) send(ctx context.Context, t *task) {
+	if err := ctx.Err(); err != nil {
+		t.err = err
+		return
+	}
+	t.err = channel.Contain(f.log, t.msg.Event.ID, t.msg.Device.ID, func() error {
+		return f.cfg.Senders[t.msg.Device.Platform].Send(ctx, t.msg)
+	})
+	if t.err == nil {
+		f.sent.Add(store.DeviceDelivery{EventID: t.msg.Event.ID, DeviceID: t.msg.Device.ID, At: f.cfg.Now()})
+		f.added.Add(1)
+	}
 }
 
 // prepare looks up the devices of the jobs at idx and which of them
@@ -335,29 +359,21 @@ func (f *Fanout) platformList() string {
 	return strings.Join(s, " or ")
 }
 
-// settle records the devices that got their event and retires the ones a
-// provider gave up on. A failure to record is logged: the results stand,
-// and only a retry of the same job could then send twice.
+// settle retires the devices a provider gave up on, and prunes old
+// delivery records when that is due.
 func (f *Fanout) settle(ctx context.Context, tasks []task) {
 	now := f.cfg.Now()
-	var delivered []store.DeviceDelivery
 	retire := map[string]string{}
 	for _, t := range tasks {
-		if t.skipped {
+		if t.skipped || t.err == nil {
 			continue
 		}
-		if t.err == nil {
-			delivered = append(delivered, store.DeviceDelivery{EventID: t.msg.Event.ID, DeviceID: t.msg.Device.ID, At: now})
-		} else if reason, ok := IsRetire(t.err); ok {
+		if reason, ok := IsRetire(t.err); ok {
 			if _, dup := retire[t.msg.Device.ID]; !dup {
 				retire[t.msg.Device.ID] = reason
 			}
 		}
 	}
-	if err := f.cfg.Store.MarkDeviceDelivered(ctx, delivered); err != nil {
-		f.log.Error("recording device deliveries failed; a retry of these jobs may send twice", "devices", len(delivered), "err", err)
-	}
-	f.added.Add(int64(len(delivered)))
 	f.prune(ctx, now)
 	ids := make([]string, 0, len(retire))
 	for id := range retire {
