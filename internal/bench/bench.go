@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/herald/herald/internal/app"
@@ -53,7 +54,10 @@ type Config struct {
 
 // Result is what one run measured.
 type Result struct {
-	CeilingPerSec    float64
+	CeilingPerSec float64
+	// CeilingCPU is the process CPU time (user + system) the bare hub
+	// spent per message: a steadier figure than msgs/s on a shared machine.
+	CeilingCPU       time.Duration
 	Throughput       Phase
 	Latency          Phase
 	PeakRSSMiB       float64
@@ -67,6 +71,9 @@ type Phase struct {
 	PerSec        float64
 	P50, P99, Max time.Duration
 	Errors        int64
+	// CPU is the whole process's CPU time (user + system: load generator,
+	// HTTP, hub, handler, store) per event over the phase.
+	CPU time.Duration
 }
 
 // Run performs the benchmark.
@@ -83,11 +90,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	say := progress(cfg.Progress)
 	say("measuring the embedded hub's publish+consume ceiling with %d messages...", cfg.CeilingMessages)
-	ceiling, err := hubCeiling(ctx, filepath.Join(dir, "ceiling"), cfg.CeilingMessages, cfg.Partitions)
+	ceiling, ceilingCPU, err := hubCeiling(ctx, filepath.Join(dir, "ceiling"), cfg.CeilingMessages, cfg.Partitions)
 	if err != nil {
 		return res, fmt.Errorf("hub ceiling: %w", err)
 	}
-	res.CeilingPerSec = ceiling
+	res.CeilingPerSec, res.CeilingCPU = ceiling, ceilingCPU
 	say("  %.0f msgs/s", ceiling)
 
 	a, c, stop, err := startHerald(ctx, app.Options{DataDir: filepath.Join(dir, "herald"), Partitions: cfg.Partitions})
@@ -164,7 +171,7 @@ func (t *tracker) phase(ctx context.Context, c *client.Client, lc loadgen.Config
 		t.mu.Unlock()
 	}
 	var stats loadgen.Stats
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	if err := loadgen.Run(ctx, c, lc, &stats); err != nil {
 		return Phase{}, err
 	}
@@ -182,26 +189,32 @@ func (t *tracker) phase(ctx context.Context, c *client.Client, lc loadgen.Config
 		}
 	}
 	elapsed := time.Unix(0, t.last.Load()).Sub(start)
+	cpu := processCPU() - cpu0
 	t.mu.Lock()
 	lat := slices.Clone(t.latencies)
 	t.mu.Unlock()
 	slices.Sort(lat)
 	p := Phase{Events: int(want), Elapsed: elapsed, PerSec: float64(want) / elapsed.Seconds(), Errors: s.Errors}
+	if want > 0 {
+		p.CPU = cpu / time.Duration(want)
+	}
 	if len(lat) > 0 {
 		p.P50, p.P99, p.Max = lat[len(lat)*50/100], lat[min(len(lat)-1, len(lat)*99/100)], lat[len(lat)-1]
 	}
 	if progress != nil {
-		fmt.Fprintf(progress, "  %d events in %s: %.0f events/s, latency p50 %s p99 %s\n", p.Events, p.Elapsed.Round(time.Millisecond), p.PerSec, p.P50, p.P99)
+		fmt.Fprintf(progress, "  %d events in %s: %.0f events/s, latency p50 %s p99 %s, CPU %s per event\n",
+			p.Events, p.Elapsed.Round(time.Millisecond), p.PerSec, p.P50, p.P99, p.CPU)
 	}
 	return p, nil
 }
 
 // hubCeiling publishes n messages in batches of 500 while consuming them with
-// per-message acks, and returns messages per second.
-func hubCeiling(ctx context.Context, dir string, n, partitions int) (float64, error) {
+// per-message acks, and returns messages per second and the process CPU
+// time spent per message.
+func hubCeiling(ctx context.Context, dir string, n, partitions int) (float64, time.Duration, error) {
 	h, err := natshub.Embedded(ctx, dir, natshub.Options{Partitions: partitions})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer h.Close()
 	var got atomic.Int64
@@ -224,25 +237,34 @@ func hubCeiling(ctx context.Context, dir string, n, partitions int) (float64, er
 		})
 	}()
 	payload := []byte(strings.Repeat("x", 400))
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	for i := 0; i < n; i += 500 {
 		msgs := make([]hub.Message, 0, 500)
 		for j := i; j < min(n, i+500); j++ {
 			msgs = append(msgs, hub.Message{Key: "u" + strconv.Itoa(j%1000), Data: payload})
 		}
 		if err := h.Publish(ctx, hub.TopicEvents, msgs...); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	select {
 	case <-all:
 	case <-time.After(2 * time.Minute):
-		return 0, fmt.Errorf("consumed %d of %d", got.Load(), n)
+		return 0, 0, fmt.Errorf("consumed %d of %d", got.Load(), n)
 	}
-	el := time.Since(start)
+	el, cpu := time.Since(start), processCPU()-cpu0
 	cancel()
 	<-consumed
-	return float64(n) / el.Seconds(), nil
+	return float64(n) / el.Seconds(), cpu / time.Duration(n), nil
+}
+
+// processCPU is the CPU time (user + system) this process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // peakRSSMiB reads the process's peak resident set size from /proc.

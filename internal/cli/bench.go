@@ -52,6 +52,8 @@ func newBenchCmd() *cobra.Command {
 				r.Throughput.Events, cfg.Batch, cfg.Concurrency, r.Throughput.PerSec, r.Throughput.PerSec/r.CeilingPerSec)
 			fmt.Fprintf(w, "| latency under full load: p50 / p99 | %s / %s |\n", round(r.Throughput.P50), round(r.Throughput.P99))
 			fmt.Fprintf(w, "| latency at %.0f events/s, 1/request: p50 / p99 / max | %s / %s / %s |\n", cfg.LatencyRate, round(r.Latency.P50), round(r.Latency.P99), round(r.Latency.Max))
+			fmt.Fprintf(w, "| CPU time per event, whole process (load generator included) / per bare hub message | %s / %s (%.1fx) |\n",
+				r.Throughput.CPU.Round(100*time.Nanosecond), r.CeilingCPU.Round(100*time.Nanosecond), float64(r.Throughput.CPU)/float64(max(r.CeilingCPU, 1)))
 			fmt.Fprintf(w, "| peak RSS (whole bench process) | %.0f MiB |\n", r.PeakRSSMiB)
 			return nil
 		},
