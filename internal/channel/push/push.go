@@ -11,6 +11,7 @@ package push
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -85,6 +86,34 @@ func MessageID(eventID, deviceID string) string {
 	out[23] = '-'
 	hex.Encode(out[24:], b[10:])
 	return string(out[:])
+}
+
+// maxCollapseID is APNs's limit on apns-collapse-id.
+const maxCollapseID = 64
+
+// CollapseID is the identifier that makes providers and devices merge the
+// sends of one notification into one: APNs's apns-collapse-id, Android's
+// notification tag, the tag herald's service worker shows a Web Push
+// message with. It is the event id (32 hex characters for every event
+// herald ingests); an id longer than APNs's 64 bytes is replaced by the hex
+// SHA-256 of it.
+func CollapseID(eventID string) string {
+	if len(eventID) <= maxCollapseID {
+		return eventID
+	}
+	sum := sha256.Sum256([]byte(eventID))
+	return hex.EncodeToString(sum[:])
+}
+
+// Topic is the Web Push Topic header (RFC 8030 section 5.4) of an event's
+// messages: a pending message with the same Topic on the same subscription
+// is replaced instead of delivered twice. A Topic is at most 32 characters
+// of the URL-safe base64 alphabet, so it is the first 24 bytes of the
+// SHA-256 of the event id, base64url encoded (32 characters); it tells the
+// push service nothing about the event.
+func Topic(eventID string) string {
+	sum := sha256.Sum256([]byte(eventID))
+	return base64.RawURLEncoding.EncodeToString(sum[:24])
 }
 
 // ParseRetryAfter reads a Retry-After header: delay-seconds or an HTTP

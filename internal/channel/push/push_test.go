@@ -124,3 +124,23 @@ func TestFitLeavesSmallPayloadsAloneAndGoesLeanLast(t *testing.T) {
 		t.Fatal("Fit(5) succeeded; nothing fits in 5 bytes")
 	}
 }
+
+func TestCollapseIdentifiers(t *testing.T) {
+	ev := event.IDFor("urn:hr", "42") // 32 hex characters, as every ingested event's id
+	if got := push.CollapseID(ev); got != ev {
+		t.Errorf("CollapseID(%s) = %s, want the event id", ev, got)
+	}
+	long := strings.Repeat("x", 65)
+	if got := push.CollapseID(long); len(got) > 64 || got != push.CollapseID(long) || got == push.CollapseID(long+"y") {
+		t.Errorf("CollapseID of a 65-byte id = %q: want at most 64 bytes, stable, distinct", got)
+	}
+	topic := regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`) // RFC 8030 section 5.4
+	for _, id := range []string{ev, "", long, "événement/1"} {
+		if got := push.Topic(id); !topic.MatchString(got) || got != push.Topic(id) {
+			t.Errorf("Topic(%q) = %q, want up to 32 base64url characters, stable", id, got)
+		}
+	}
+	if push.Topic("a") == push.Topic("b") {
+		t.Error("two events share a Topic")
+	}
+}

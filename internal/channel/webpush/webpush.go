@@ -106,8 +106,11 @@ func New(cfg Config) (*push.Fanout, error) {
 // Notification is the plaintext a service worker receives: JSON it can
 // hand to showNotification.
 type Notification struct {
-	ID       string          `json:"id"`
-	EventID  string          `json:"eventId"`
+	ID      string `json:"id"`
+	EventID string `json:"eventId"`
+	// Tag is the notification's tag for showNotification: a repeat of
+	// the same notification replaces the one shown instead of adding one.
+	Tag      string          `json:"tag"`
 	Title    string          `json:"title,omitempty"`
 	Message  string          `json:"message"`
 	Category string          `json:"category,omitempty"`
@@ -124,7 +127,7 @@ func Payload(m push.Message) ([]byte, error) {
 	text := push.Localize(n, m.Device.Locale)
 	data := push.DeviceData(n)
 	return push.Fit(MaxPlaintext, text, func(t push.Text, lean bool) ([]byte, error) {
-		p := Notification{ID: m.ID, EventID: m.Event.ID, Title: push.ValidUTF8(t.Title), Message: push.ValidUTF8(t.Message),
+		p := Notification{ID: m.ID, EventID: m.Event.ID, Tag: push.CollapseID(m.Event.ID), Title: push.ValidUTF8(t.Title), Message: push.ValidUTF8(t.Message),
 			Category: n.Category, Urgency: n.Urgency, ExpiresAt: n.ExpiresAt}
 		if !lean {
 			p.Actions, p.Data = n.Actions, data
@@ -177,9 +180,9 @@ func (c *Client) Send(ctx context.Context, m push.Message) error {
 	h["Content-Type"] = []string{"application/octet-stream"}
 	h["Ttl"] = []string{strconv.FormatInt(int64(ttl/time.Second), 10)}
 	h["Urgency"] = []string{urgency(n.Urgency)}
-	// The event id (32 hex characters) is a valid Topic: a message still
-	// pending at the push service is replaced rather than shown twice.
-	h["Topic"] = []string{m.Event.ID}
+	// A message still pending at the push service with the same Topic is
+	// replaced rather than delivered twice.
+	h["Topic"] = []string{push.Topic(m.Event.ID)}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {

@@ -57,14 +57,14 @@ func TestPeerDecryptsWhatHeraldSends(t *testing.T) {
 	if err := json.Unmarshal(r.Body, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != m.ID || got.Title != "Laptop ready" || got.Message != "Pick it up at desk 4" || string(got.Data) != `{"desk":4}` {
+	if got.ID != m.ID || got.Tag != m.Event.ID || got.Title != "Laptop ready" || got.Message != "Pick it up at desk 4" || string(got.Data) != `{"desk":4}` {
 		t.Errorf("decrypted payload = %s", r.Body)
 	}
 	h := r.Header
 	if !strings.HasPrefix(h.Get("Authorization"), "vapid t=") || !strings.Contains(h.Get("Authorization"), ", k="+b.keys.Public) {
 		t.Errorf("Authorization = %q, want vapid t=..., k=<public key>", h.Get("Authorization"))
 	}
-	if h.Get("Crypto-Key") != "" || h.Get("Content-Encoding") != "aes128gcm" || h.Get("Urgency") != "high" || h.Get("Topic") != m.Event.ID {
+	if h.Get("Crypto-Key") != "" || h.Get("Content-Encoding") != "aes128gcm" || h.Get("Urgency") != "high" || h.Get("Topic") != push.Topic(m.Event.ID) {
 		t.Errorf("headers = %v", h)
 	}
 	if ttl := h.Get("TTL"); ttl != "599" && ttl != "600" {
@@ -158,5 +158,34 @@ func TestVAPIDConfig(t *testing.T) {
 		if _, err := webpush.NewClient(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: NewClient = %v, want an error mentioning %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// A send repeated after a crash reaches the push service twice but the
+// browser shows it once (herald's service worker shows it with the event's
+// tag); for a browser that is offline, the repeat replaces the pending
+// message of the same Topic, so it is even delivered once.
+func TestARepeatedSendShowsOnce(t *testing.T) {
+	b := setup(t)
+	n := event.Notification{Message: "Pick it up at desk 4"}
+	online := b.message("ev-online", n)
+	offline := b.message("ev-offline", n)
+	b.peer.SetOnline(offline.Device.Token, false)
+	later := offline
+	later.Event.ID, later.ID = "ev-later", push.MessageID("ev-later", offline.Device.ID)
+	for _, m := range []push.Message{online, online, offline, offline, later} {
+		if err := b.client.Send(t.Context(), m); err != nil {
+			t.Fatalf("Send: %v (rejected: %v)", err, b.peer.Rejected())
+		}
+	}
+	if got := b.peer.Pending(offline.Device.Token); got != 2 {
+		t.Errorf("%d messages pending for the offline browser, want 2 (the repeat replaced its first send)", got)
+	}
+	b.peer.SetOnline(offline.Device.Token, true)
+	if raw, shown := b.peer.Repeats(); raw != 2 || shown != 0 {
+		t.Errorf("repeats: raw %d, shown %d; want 2 raw, 0 shown", raw, shown)
+	}
+	if got := b.peer.Shown(); len(got) != 3 || got[online.ID] != 1 || got[offline.ID] != 1 || got[later.ID] != 1 {
+		t.Errorf("shown = %v, want each of the 3 events once", got)
 	}
 }

@@ -249,7 +249,10 @@ func (c *Client) Send(ctx context.Context, m push.Message) error {
 	if n.ExpiresAt != nil {
 		h["apns-expiration"] = []string{strconv.FormatInt(n.ExpiresAt.Unix(), 10)}
 	}
-	h["apns-collapse-id"] = []string{m.Event.ID}
+	// A repeat of this send (a crash between APNs's answer and herald's
+	// record of it) carries the same ids: the device shows it as one
+	// notification.
+	h["apns-collapse-id"] = []string{push.CollapseID(m.Event.ID)}
 	h["apns-id"] = []string{m.ID}
 	h["content-type"] = []string{"application/json"}
 	resp, err := c.http.Do(req)

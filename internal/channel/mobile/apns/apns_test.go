@@ -300,3 +300,26 @@ func TestConfigErrorsNameWhatIsMissing(t *testing.T) {
 		t.Errorf("New(bad key) = %v", err)
 	}
 }
+
+// A send repeated after a crash (APNs accepted it, herald had not recorded
+// it) reaches APNs twice but shows once: same apns-id, same collapse id.
+func TestARepeatedSendShowsOnce(t *testing.T) {
+	b := setup(t, nil)
+	n := event.Notification{Message: "Badge ready"}
+	first, other := message("ev1", device(1), n), message("ev2", device(1), n)
+	for _, m := range []push.Message{first, first, other} {
+		if err := b.client.Send(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs := b.peer.Requests()
+	if rs[0].Header.Get("apns-id") != rs[1].Header.Get("apns-id") || rs[0].Collapse != "ev1" || rs[1].Collapse != "ev1" {
+		t.Errorf("repeat: apns-id %s then %s, collapse ids %q %q", rs[0].Header.Get("apns-id"), rs[1].Header.Get("apns-id"), rs[0].Collapse, rs[1].Collapse)
+	}
+	if raw, shown := b.peer.Repeats(); raw != 1 || shown != 0 {
+		t.Errorf("repeats: raw %d, shown %d; want 1 raw, 0 shown", raw, shown)
+	}
+	if got := b.peer.Shown(); got[first.ID] != 1 || got[other.ID] != 1 {
+		t.Errorf("shown = %v, want each event once", got)
+	}
+}

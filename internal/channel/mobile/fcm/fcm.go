@@ -153,18 +153,30 @@ type notification struct {
 	Body  string `json:"body"`
 }
 
+// android is AndroidConfig. It sets no collapse_key on purpose: a key
+// makes the message collapsible, and FCM keeps at most four collapse keys
+// per device while it is offline, dropping the rest without saying which.
+// notification.tag replaces a notification already shown with the same
+// tag instead.
 type android struct {
-	CollapseKey string `json:"collapse_key,omitempty"`
-	Priority    string `json:"priority,omitempty"`
-	TTL         string `json:"ttl,omitempty"`
+	Priority     string              `json:"priority,omitempty"`
+	TTL          string              `json:"ttl,omitempty"`
+	Notification androidNotification `json:"notification"`
+}
+
+type androidNotification struct {
+	Tag string `json:"tag,omitempty"`
 }
 
 type apnsOverride struct {
 	Headers map[string]string `json:"headers,omitempty"`
 }
 
+// webpushOverride is WebpushConfig: headers of RFC 8030 and Web
+// Notification options (tag) for FCM's web clients.
 type webpushOverride struct {
-	Headers map[string]string `json:"headers,omitempty"`
+	Headers      map[string]string `json:"headers,omitempty"`
+	Notification map[string]string `json:"notification,omitempty"`
 }
 
 type message struct {
@@ -198,9 +210,14 @@ func Payload(m push.Message, now time.Time) ([]byte, error) {
 	case event.UrgencyLow:
 		apnsPrio, urgency = "5", "low"
 	}
-	and := &android{CollapseKey: m.Event.ID, Priority: prio}
-	ap := &apnsOverride{Headers: map[string]string{"apns-priority": apnsPrio, "apns-collapse-id": m.Event.ID}}
-	wp := &webpushOverride{Headers: map[string]string{"Urgency": urgency}}
+	// A repeated send of the notification replaces the one shown instead
+	// of adding one: Android by tag, iOS by collapse id, browsers by tag
+	// (and a message still pending at the push service by Topic).
+	collapse := push.CollapseID(m.Event.ID)
+	and := &android{Priority: prio, Notification: androidNotification{Tag: collapse}}
+	ap := &apnsOverride{Headers: map[string]string{"apns-priority": apnsPrio, "apns-collapse-id": collapse}}
+	wp := &webpushOverride{Headers: map[string]string{"Urgency": urgency, "Topic": push.Topic(m.Event.ID)},
+		Notification: map[string]string{"tag": collapse}}
 	if n.ExpiresAt != nil {
 		ttl := max(int64(n.ExpiresAt.Sub(now)/time.Second), 0)
 		and.TTL = strconv.FormatInt(ttl, 10) + "s"

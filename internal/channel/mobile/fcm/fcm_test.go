@@ -65,12 +65,13 @@ func TestSendsAnHTTPv1MessageWithACachedAccessToken(t *testing.T) {
 			Notification struct{ Title, Body string }
 			Data         map[string]string
 			Android      struct {
-				CollapseKey string `json:"collapse_key"`
-				Priority    string
-				TTL         string
+				CollapseKey  *string `json:"collapse_key"`
+				Priority     string
+				TTL          string
+				Notification struct{ Tag string }
 			}
 			APNs    struct{ Headers map[string]string }
-			Webpush struct{ Headers map[string]string }
+			Webpush struct{ Headers, Notification map[string]string }
 		}
 	}
 	if err := json.Unmarshal(r.Body, &req); err != nil {
@@ -82,9 +83,17 @@ func TestSendsAnHTTPv1MessageWithACachedAccessToken(t *testing.T) {
 		!strings.Contains(m.Data["actions"], "Tell me more") {
 		t.Errorf("message = %s", r.Body)
 	}
-	if m.Android.Priority != "HIGH" || m.Android.CollapseKey != m.Data["eventId"] || !strings.HasSuffix(m.Android.TTL, "s") ||
+	if m.Android.Priority != "HIGH" || !strings.HasSuffix(m.Android.TTL, "s") ||
 		m.APNs.Headers["apns-priority"] != "10" || m.Webpush.Headers["Urgency"] != "high" {
 		t.Errorf("platform overrides = %+v %+v %+v", m.Android, m.APNs, m.Webpush)
+	}
+	// A repeat of the send replaces the notification shown on every kind
+	// of device; no collapse_key, which would let FCM drop all but four
+	// pending notifications of an offline device.
+	ev := m.Data["eventId"]
+	if m.Android.Notification.Tag != ev || m.APNs.Headers["apns-collapse-id"] != ev || m.Webpush.Notification["tag"] != ev ||
+		m.Webpush.Headers["Topic"] != push.Topic(ev) || m.Android.CollapseKey != nil {
+		t.Errorf("collapse identifiers: android %+v, apns %v, webpush %+v", m.Android, m.APNs.Headers, m.Webpush)
 	}
 	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ya29.") {
 		t.Errorf("Authorization = %q", r.Header.Get("Authorization"))
@@ -192,5 +201,23 @@ func TestAccessTokenIsRenewedBeforeItExpires(t *testing.T) {
 	}
 	if got := b.peer.TokenFetches(); got != 3 {
 		t.Errorf("%d tokens fetched for 3 sends with tokens expiring within 5 minutes, want 3", got)
+	}
+}
+
+// A send repeated after a crash reaches FCM twice but an Android phone
+// shows it once: the second notification has the tag of the first.
+func TestARepeatedSendShowsOnce(t *testing.T) {
+	b := setup(t)
+	first, other := message("ev1", "tok", event.Notification{Message: "hi"}), message("ev2", "tok", event.Notification{Message: "hi"})
+	for _, m := range []push.Message{first, first, other} {
+		if err := b.client.Send(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if raw, shown := b.peer.Repeats(); raw != 1 || shown != 0 {
+		t.Errorf("repeats: raw %d, shown %d; want 1 raw, 0 shown", raw, shown)
+	}
+	if got := b.peer.Shown(); len(got) != 2 || got[first.ID] != 1 || got[other.ID] != 1 {
+		t.Errorf("shown = %v, want each event once", got)
 	}
 }

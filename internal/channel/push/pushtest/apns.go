@@ -132,7 +132,9 @@ func (a *APNsPeer) serve(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusBadRequest, "PayloadEmpty")
 		return
 	}
-	ans := a.answer(Request{ID: id, Device: token, Header: r.Header, Body: body, Claims: claims, JWTHeader: header})
+	// The device shows notifications with the same apns-collapse-id as one.
+	ans := a.answer(Request{ID: id, Device: token, Header: r.Header, Body: body, Claims: claims, JWTHeader: header,
+		Collapse: r.Header.Get("apns-collapse-id")})
 	writeRetryAfter(w, ans)
 	if ans.Status == 0 || ans.Status == http.StatusOK {
 		w.WriteHeader(http.StatusOK)

@@ -22,7 +22,9 @@ import (
 // issues an access token valid for TokenLifetime; POST
 // /v1/projects/{project}/messages:send takes a Bearer access token and a
 // message of at most 4096 bytes with a token, and answers {name} or FCM's
-// error document. Accepted messages are counted by data.heraldId.
+// error document. Accepted messages are counted by data.heraldId. The
+// device is an Android phone: a notification whose android.notification.tag
+// is that of one it shows replaces it.
 type FCMPeer struct {
 	*peer
 	key     *rsa.PublicKey
@@ -138,8 +140,13 @@ func (f *FCMPeer) send(w http.ResponseWriter, r *http.Request) {
 	}
 	var req struct {
 		Message struct {
-			Token string            `json:"token"`
-			Data  map[string]string `json:"data"`
+			Token   string            `json:"token"`
+			Data    map[string]string `json:"data"`
+			Android struct {
+				Notification struct {
+					Tag string `json:"tag"`
+				} `json:"notification"`
+			} `json:"android"`
 		} `json:"message"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil || req.Message.Token == "" {
@@ -147,7 +154,8 @@ func (f *FCMPeer) send(w http.ResponseWriter, r *http.Request) {
 		fcmError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Invalid JSON payload or missing token")
 		return
 	}
-	ans := f.answer(Request{ID: req.Message.Data["heraldId"], Device: req.Message.Token, Header: r.Header, Body: body})
+	ans := f.answer(Request{ID: req.Message.Data["heraldId"], Device: req.Message.Token, Header: r.Header, Body: body,
+		Collapse: req.Message.Android.Notification.Tag})
 	writeRetryAfter(w, ans)
 	if ans.Status == 0 || ans.Status == http.StatusOK {
 		writeJSON(w, http.StatusOK, map[string]string{"name": "projects/" + f.project + "/messages/" + req.Message.Data["heraldId"]})

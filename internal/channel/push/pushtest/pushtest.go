@@ -6,6 +6,16 @@
 // tokens and their signatures, payload limits, encryption) the way the
 // provider would, counts accepted messages by their herald id, and lets a
 // test choose each answer.
+//
+// Each peer also models what the device does with what it is sent, as the
+// providers document it: a message whose collapse identifier (APNs's
+// apns-collapse-id, Android's notification tag, the tag a browser's service
+// worker shows a Web Push message with) matches a notification the device
+// shows replaces it instead of adding one. So a test can tell raw sends
+// (Accepted, Repeats' raw count) from what a person sees (Shown, Repeats'
+// shown count). The Web Push peer also keeps messages pending for an
+// offline browser, a newer one replacing a pending one of the same Topic
+// (RFC 8030 section 5.4).
 package pushtest
 
 import (
@@ -55,6 +65,10 @@ type Request struct {
 	// Body is the payload: APNs's JSON, FCM's request JSON, or Web Push's
 	// decrypted plaintext.
 	Body []byte
+	// Collapse is what the device merges notifications by: apns-collapse-id,
+	// FCM's android.notification.tag, or the tag herald's service worker
+	// shows a Web Push message with; "" when each message adds one.
+	Collapse string
 	// Claims are the verified JWT's claims.
 	Claims map[string]any
 	// JWTHeader is the verified JWT's header.
@@ -71,13 +85,20 @@ type peer struct {
 	accepted map[string]int
 	requests []Request
 	rejected []string
+	// screens are the notifications each device shows, oldest first.
+	screens map[string][]shown
+	// arrive hands an accepted message to its device; nil shows it at once.
+	arrive func(r Request)
 }
+
+// shown is one notification on a device's screen.
+type shown struct{ collapse, id string }
 
 func newPeer(h http.Handler) *peer {
 	s := httptest.NewUnstartedServer(h)
 	s.EnableHTTP2 = true
 	s.Config.MaxHeaderBytes = 1 << 16
-	p := &peer{Server: s, accepted: map[string]int{}}
+	p := &peer{Server: s, accepted: map[string]int{}, screens: map[string][]shown{}}
 	return p
 }
 
@@ -135,9 +156,59 @@ func (p *peer) answer(r Request) Answer {
 	if a.Status == 0 || a.Status/100 == 2 {
 		p.mu.Lock()
 		p.accepted[r.ID]++
+		arrive := p.arrive
 		p.mu.Unlock()
+		if arrive != nil {
+			arrive(r)
+		} else {
+			p.show(r.Device, r.Collapse, r.ID)
+		}
 	}
 	return a
+}
+
+// show puts a message on its device's screen: one with a collapse
+// identifier replaces the notification shown with the same identifier,
+// one without (or with a new identifier) adds a notification.
+func (p *peer) show(device, collapse, id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	screen := p.screens[device]
+	if collapse != "" {
+		for i := range screen {
+			if screen[i].collapse == collapse {
+				screen[i].id = id
+				return
+			}
+		}
+	}
+	p.screens[device] = append(screen, shown{collapse: collapse, id: id})
+}
+
+// Shown returns how many notifications the devices show for each herald
+// message id: 1 when the repeats of a message replaced its first showing.
+func (p *peer) Shown() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]int{}
+	for _, screen := range p.screens {
+		for _, s := range screen {
+			out[s.id]++
+		}
+	}
+	return out
+}
+
+// Repeats counts sends beyond the first of each message: raw, as the
+// provider accepted them, and shown, as the devices show them.
+func (p *peer) Repeats() (raw, shown int) {
+	for _, n := range p.Accepted() {
+		raw += n - 1
+	}
+	for _, n := range p.Shown() {
+		shown += n - 1
+	}
+	return raw, shown
 }
 
 func (p *peer) reject(why string) {

@@ -1,12 +1,14 @@
 package pushtest
 
 import (
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,26 +26,94 @@ import (
 // 24 hours ahead, sub mailto: or https:), Content-Encoding aes128gcm and a
 // TTL header; it decrypts the body with the subscriber's keys (RFC 8291)
 // and counts the plaintext's id. Success is 201 Created with a Location.
+//
+// Behind the service is each subscription's browser, running herald's
+// service worker: it shows each message with showNotification and the tag
+// internal/web/assets/app/sw.js gives it (the payload's tag, else eventId,
+// else id), and a notification with the tag of one shown replaces it. A
+// browser is online unless SetOnline says otherwise; while it is offline the
+// service keeps its messages pending, a message replacing a pending one
+// with the same Topic (RFC 8030 section 5.4), and delivers them when it
+// comes back.
 type WebPushPeer struct {
 	*peer
 	// SkipDecrypt counts by (subscription, Topic) without decrypting, for
 	// benchmarks that measure the sender's encryption alone.
 	SkipDecrypt bool
 
-	subMu sync.Mutex
-	subs  map[string]Subscriber
-	n     int
-	vapid map[string]bool
+	subMu   sync.Mutex
+	subs    map[string]Subscriber
+	n       int
+	vapid   map[string]bool
+	offline map[string]bool
+	pending map[string][]Request
 }
+
+// topicRE is RFC 8030's Topic: at most 32 characters of the URL and
+// filename safe base64 alphabet.
+var topicRE = regexp.MustCompile(`^[A-Za-z0-9_-]{0,32}$`)
 
 // NewWebPushPeer starts a push service.
 func NewWebPushPeer(t testing.TB) *WebPushPeer {
-	p := &WebPushPeer{subs: map[string]Subscriber{}, vapid: map[string]bool{}}
+	p := &WebPushPeer{subs: map[string]Subscriber{}, vapid: map[string]bool{}, offline: map[string]bool{}, pending: map[string][]Request{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /push/{id}", p.serve)
 	p.peer = newPeer(mux)
+	p.arrive = p.toBrowser
 	p.start(t)
 	return p
+}
+
+// toBrowser hands an accepted message to its subscription's browser, or
+// keeps it pending while the browser is offline.
+func (p *WebPushPeer) toBrowser(r Request) {
+	p.subMu.Lock()
+	if p.offline[r.Device] {
+		q := p.pending[r.Device]
+		if topic := r.Header.Get("Topic"); topic != "" {
+			for i := range q {
+				if q[i].Header.Get("Topic") == topic {
+					q[i] = r
+					p.subMu.Unlock()
+					return
+				}
+			}
+		}
+		p.pending[r.Device] = append(q, r)
+		p.subMu.Unlock()
+		return
+	}
+	p.subMu.Unlock()
+	p.show(r.Device, r.Collapse, r.ID)
+}
+
+// subscriptionID is the id at the end of an endpoint Subscribe returned.
+func subscriptionID(endpoint string) string {
+	return endpoint[strings.LastIndex(endpoint, "/")+1:]
+}
+
+// SetOnline connects or disconnects a subscription's browser (endpoint as
+// Subscribe returned it). Coming online, it receives what is pending.
+func (p *WebPushPeer) SetOnline(endpoint string, online bool) {
+	id := subscriptionID(endpoint)
+	p.subMu.Lock()
+	p.offline[id] = !online
+	var deliver []Request
+	if online {
+		deliver = p.pending[id]
+		delete(p.pending, id)
+	}
+	p.subMu.Unlock()
+	for _, r := range deliver {
+		p.show(r.Device, r.Collapse, r.ID)
+	}
+}
+
+// Pending is how many messages wait for a subscription's offline browser.
+func (p *WebPushPeer) Pending(endpoint string) int {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	return len(p.pending[subscriptionID(endpoint)])
 }
 
 // Subscribe creates a subscription and returns its endpoint and keys.
@@ -92,8 +162,8 @@ func (p *WebPushPeer) serve(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, http.StatusBadRequest, "bad Urgency")
 		return
 	}
-	if t := r.Header.Get("Topic"); len(t) > 32 {
-		p.fail(w, http.StatusBadRequest, "Topic longer than 32 characters")
+	if t := r.Header.Get("Topic"); !topicRE.MatchString(t) {
+		p.fail(w, http.StatusBadRequest, "Topic must be at most 32 characters of the base64url alphabet")
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 8192))
@@ -111,13 +181,17 @@ func (p *WebPushPeer) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var doc struct {
-			ID string `json:"id"`
+			ID      string `json:"id"`
+			EventID string `json:"eventId"`
+			Tag     string `json:"tag"`
 		}
 		if err := json.Unmarshal(plain, &doc); err != nil {
 			p.fail(w, http.StatusBadRequest, "plaintext is not JSON")
 			return
 		}
 		req.ID, req.Body = doc.ID, plain
+		// The tag herald's service worker shows it with.
+		req.Collapse = cmp.Or(doc.Tag, doc.EventID, doc.ID)
 	}
 	ans := p.answer(req)
 	writeRetryAfter(w, ans)
