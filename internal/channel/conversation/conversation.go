@@ -73,6 +73,9 @@ func (r Router) Send(ctx context.Context, ref store.ConversationRef, a activity.
 // still being sent is handed to another worker.
 const DefaultMaxWait = 5 * time.Second
 
+// DefaultWorkers is Config.Workers's default.
+const DefaultWorkers = 64
+
 // Config configures the channel.
 type Config struct {
 	// Store holds the conversation references and the sent records.
@@ -84,7 +87,9 @@ type Config struct {
 	// MaxWait is the longest a send waits for the limits inside one
 	// delivery call; longer waits postpone the job. 0 means 5 s.
 	MaxWait time.Duration
-	// Workers bounds sends in flight; 0 means 64.
+	// Workers bounds sends in flight; 0 means DefaultWorkers. At most
+	// 2 x Workers sends are in flight or waiting for their record at any
+	// moment, which bounds what a crash repeats.
 	Workers int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -114,7 +119,7 @@ func New(cfg Config) (*Channel, error) {
 		cfg.MaxWait = DefaultMaxWait
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 64
+		cfg.Workers = DefaultWorkers
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -124,7 +129,9 @@ func New(cfg Config) (*Channel, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "channel", "channel", Name)
-	return &Channel{cfg: cfg, limits: newLimiters(cfg.Limits), log: log, sent: sentlog.New(cfg.Store, log, "conversations")}, nil
+	// A crash repeats at most 2 x Workers sends (see package sentlog).
+	sent := sentlog.New(sentlog.Config{Store: cfg.Store, Log: log, What: "conversations", Max: 2 * cfg.Workers})
+	return &Channel{cfg: cfg, limits: newLimiters(cfg.Limits), log: log, sent: sent}, nil
 }
 
 // Name is the channel's name.
@@ -222,8 +229,6 @@ func (c *Channel) plan(ctx context.Context, jobs []channel.Job) ([]send, error) 
 }
 
 // run performs the sends with at most Workers in flight.
-// Each conversation written into is recorded as soon as the Connector
-// accepted the message (see package sentlog).
 func (c *Channel) run(ctx context.Context, jobs []channel.Job, sends []send) {
 	sem := make(chan struct{}, c.cfg.Workers)
 	var wg sync.WaitGroup
@@ -243,10 +248,6 @@ func (c *Channel) run(ctx context.Context, jobs []channel.Job, sends []send) {
 			j := jobs[s.job]
 			if err := channel.Contain(c.log, j.Event.ID, s.ref.ID, func() error { c.sendOne(ctx, j, s); return nil }); err != nil {
 				s.err = err
-				return
-			}
-			if s.err == nil && s.postponed == 0 {
-				c.sent.Add(store.DeviceDelivery{EventID: j.Event.ID, DeviceID: s.ref.ID, At: c.cfg.Now()})
 			}
 		})
 	}
@@ -271,7 +272,18 @@ func (c *Channel) sendOne(ctx context.Context, j channel.Job, s *send) {
 			return
 		}
 	}
-	_, s.err = c.cfg.Sender.Send(ctx, s.ref, Render(j.Event, s.ref))
+	// The conversation is recorded as soon as the Connector accepted the
+	// message, and the send waits if too many are unrecorded (see package
+	// sentlog): a crash repeats few.
+	if err := c.sent.Acquire(ctx); err != nil {
+		r.cancel(c.cfg.Now())
+		s.err = err
+		return
+	}
+	defer c.sent.Release()
+	if _, s.err = c.cfg.Sender.Send(ctx, s.ref, Render(j.Event, s.ref)); s.err == nil {
+		c.sent.Add(store.DeviceDelivery{EventID: j.Event.ID, DeviceID: s.ref.ID, At: c.cfg.Now()})
+	}
 }
 
 // verdicts turns each job's sends into its result, retiring references the

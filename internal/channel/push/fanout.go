@@ -27,7 +27,9 @@ type Config struct {
 	// Store holds the devices and the per-device delivery records.
 	Store store.Store
 	// Workers bounds the sends in flight across all providers of the
-	// channel; 0 means 256. Each provider bounds its own share too.
+	// channel; 0 means DefaultWorkers. Each provider bounds its own share
+	// too. At most 2 x Workers sends are in flight or waiting for their
+	// record at any moment, which bounds what a crash repeats.
 	Workers int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -37,6 +39,9 @@ type Config struct {
 	// only matter while an event may still be retried. 0 means 7 days.
 	Retention time.Duration
 }
+
+// DefaultWorkers is Config.Workers's default.
+const DefaultWorkers = 256
 
 // Pruning of per-device delivery records: at most once a minute, in
 // chunks, about twice as many as were added since the last time, so the
@@ -88,7 +93,7 @@ func New(cfg Config) (*Fanout, error) {
 		return nil, fmt.Errorf("push: channel %s has no provider configured", cfg.Name)
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 256
+		cfg.Workers = DefaultWorkers
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -101,7 +106,7 @@ func New(cfg Config) (*Fanout, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "channel", "channel", cfg.Name)
-	f := &Fanout{cfg: cfg, log: log, sent: sentlog.New(cfg.Store, log, "devices")}
+	f := &Fanout{cfg: cfg, log: log, sent: sentlog.New(sentlog.Config{Store: cfg.Store, Log: log, What: "devices", Max: 2 * cfg.Workers})}
 	for p := range cfg.Senders {
 		f.platforms = append(f.platforms, p)
 	}
@@ -236,13 +241,19 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 }
 
 // send makes one task's send and records the device at once when the
-// provider accepted it. A panic in the provider's client fails this task
+// provider accepted it; it waits first if too many sends are unrecorded
+// (see package sentlog). A panic in the provider's client fails this task
 // only (retried with the job), not the process.
 func (f *Fanout) send(ctx context.Context, t *task) {
 	if err := ctx.Err(); err != nil {
 		t.err = err
 		return
 	}
+	if err := f.sent.Acquire(ctx); err != nil {
+		t.err = err
+		return
+	}
+	defer f.sent.Release()
 	t.err = channel.Contain(f.log, t.msg.Event.ID, t.msg.Device.ID, func() error {
 		return f.cfg.Senders[t.msg.Device.Platform].Send(ctx, t.msg)
 	})

@@ -67,7 +67,7 @@ func flushed(t *testing.T, r *sentlog.Recorder) {
 
 func TestWhatAccumulatesDuringACommitIsTheNextCommit(t *testing.T) {
 	st := &gatedStore{gate: make(chan struct{}), started: make(chan int, 10)}
-	r := sentlog.New(st, nil, "devices")
+	r := sentlog.New(sentlog.Config{Store: st, What: "devices"})
 
 	r.Add(rec(1))
 	if n := <-st.started; n != 1 {
@@ -94,7 +94,7 @@ func TestWhatAccumulatesDuringACommitIsTheNextCommit(t *testing.T) {
 
 func TestFlushWaitsForWhatWasAddedBeforeIt(t *testing.T) {
 	st := &gatedStore{gate: make(chan struct{}), started: make(chan int, 10)}
-	r := sentlog.New(st, nil, "devices")
+	r := sentlog.New(sentlog.Config{Store: st, What: "devices"})
 	r.Add(rec(1))
 	<-st.started
 	done := make(chan struct{})
@@ -114,7 +114,7 @@ func TestFlushWaitsForWhatWasAddedBeforeIt(t *testing.T) {
 
 func TestAFailedOrPanickingCommitIsLoggedAndReleasesFlush(t *testing.T) {
 	for _, st := range []*gatedStore{{fail: errors.New("disk full")}, {panics: true}} {
-		r := sentlog.New(st, nil, "devices")
+		r := sentlog.New(sentlog.Config{Store: st, What: "devices"})
 		r.Add(rec(1))
 		flushed(t, r)
 		r.Add(rec(2)) // the recorder still works after the failure
@@ -127,7 +127,7 @@ func TestAFailedOrPanickingCommitIsLoggedAndReleasesFlush(t *testing.T) {
 
 func TestConcurrentAddsAreEachCommittedOnce(t *testing.T) {
 	st := &gatedStore{}
-	r := sentlog.New(st, nil, "devices")
+	r := sentlog.New(sentlog.Config{Store: st, What: "devices"})
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Go(func() {
@@ -156,4 +156,58 @@ func TestConcurrentAddsAreEachCommittedOnce(t *testing.T) {
 		}
 	}
 	t.Logf("4000 records in %d commits", r.Commits())
+}
+
+// However slow the store, at most Max sends are in flight or unrecorded:
+// what a crash can repeat.
+func TestAcquireHoldsSendsToTheStoresPace(t *testing.T) {
+	st := &gatedStore{gate: make(chan struct{}), started: make(chan int, 10)}
+	r := sentlog.New(sentlog.Config{Store: st, What: "devices", Max: 3})
+	ctx := t.Context()
+	// Two sends succeed and are recorded; their commit is held open.
+	for i := range 2 {
+		if err := r.Acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r.Add(rec(i))
+		r.Release()
+	}
+	<-st.started
+	// One more send may start; a fourth must wait.
+	if err := r.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admitted := make(chan struct{})
+	go func() {
+		if err := r.Acquire(ctx); err == nil {
+			close(admitted)
+		}
+	}()
+	select {
+	case <-admitted:
+		t.Fatal("a fourth send started while 2 were unrecorded and 1 in flight (Max 3)")
+	case <-time.After(50 * time.Millisecond):
+	}
+	r.Release() // the third send failed: room for the fourth
+	<-admitted
+	// A waiting send gives up when its context ends.
+	short, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := r.Acquire(short); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Acquire with room for none and a cancelled context = %v, want context.Canceled", err)
+	}
+	// The commits end: room again.
+	go func() {
+		st.gate <- struct{}{} // the commit held open
+		for range st.started {
+			st.gate <- struct{}{}
+		}
+	}()
+	if err := r.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.Release()
+	r.Release()
+	flushed(t, r)
+	close(st.started)
 }
