@@ -5,6 +5,13 @@
 // with 429 and Retry-After, 403 MessageWritesBlocked, 404 or 5xx. It can
 // also enforce a per-conversation rate, answering 429 beyond it, as Teams
 // does.
+//
+// Unlike the push providers, the Connector takes no idempotency key and no
+// collapse identifier: every activity accepted is a new message in the
+// conversation (its id is the channel's), so what a person is shown is
+// exactly what Received lists, repeats included. The peer also measures how
+// many sends were in flight at once (MaxInFlight), the quantity a crash's
+// repeats are bounded by.
 package connectortest
 
 import (
@@ -55,12 +62,14 @@ type Connector struct {
 	// sends beyond that many in any second.
 	PerConversationPerSecond int
 
-	mu       sync.Mutex
-	received []Received
-	script   map[string][]Reply
-	recent   map[string][]time.Time
-	requests int
-	rejected int
+	mu          sync.Mutex
+	received    []Received
+	script      map[string][]Reply
+	recent      map[string][]time.Time
+	requests    int
+	rejected    int
+	inFlight    int
+	maxInFlight int
 }
 
 // New starts a peer on a loopback address, stopped when the test ends.
@@ -115,6 +124,25 @@ func (c *Connector) In(conversation string) []activity.Activity {
 	return out
 }
 
+// MaxInFlight is the largest number of requests the peer was handling at
+// once.
+func (c *Connector) MaxInFlight() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.maxInFlight
+}
+
+// Shown counts the messages each conversation shows, by key(r) (the test's
+// notion of one notification, such as conversation and summary): with no
+// collapse identifier in the API, a repeated send is a second message.
+func (c *Connector) Shown(key func(Received) string) map[string]int {
+	out := map[string]int{}
+	for _, r := range c.Received() {
+		out[key(r)]++
+	}
+	return out
+}
+
 // Stats returns the requests seen and how many were refused.
 func (c *Connector) Stats() (requests, rejected int) {
 	c.mu.Lock()
@@ -123,6 +151,15 @@ func (c *Connector) Stats() (requests, rejected int) {
 }
 
 func (c *Connector) send(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	c.inFlight++
+	c.maxInFlight = max(c.maxInFlight, c.inFlight)
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.inFlight--
+		c.mu.Unlock()
+	}()
 	cid := r.PathValue("cid")
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	body, _ := io.ReadAll(r.Body)

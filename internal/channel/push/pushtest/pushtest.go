@@ -83,23 +83,46 @@ type peer struct {
 	keep     bool
 	n        int
 	accepted map[string]int
+	firstAt  map[string]time.Time
 	requests []Request
 	rejected []string
 	// screens are the notifications each device shows, oldest first.
 	screens map[string][]shown
 	// arrive hands an accepted message to its device; nil shows it at once.
 	arrive func(r Request)
+	// inFlight and maxInFlight count requests being handled.
+	inFlight, maxInFlight int
 }
 
 // shown is one notification on a device's screen.
 type shown struct{ collapse, id string }
 
 func newPeer(h http.Handler) *peer {
-	s := httptest.NewUnstartedServer(h)
+	p := &peer{accepted: map[string]int{}, firstAt: map[string]time.Time{}, screens: map[string][]shown{}}
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.inFlight++
+		p.maxInFlight = max(p.maxInFlight, p.inFlight)
+		p.mu.Unlock()
+		defer func() {
+			p.mu.Lock()
+			p.inFlight--
+			p.mu.Unlock()
+		}()
+		h.ServeHTTP(w, r)
+	}))
 	s.EnableHTTP2 = true
 	s.Config.MaxHeaderBytes = 1 << 16
-	p := &peer{Server: s, accepted: map[string]int{}, screens: map[string][]shown{}}
+	p.Server = s
 	return p
+}
+
+// MaxInFlight is the largest number of requests the peer was handling at
+// once.
+func (p *peer) MaxInFlight() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.maxInFlight
 }
 
 func (p *peer) start(t testing.TB) {
@@ -155,6 +178,9 @@ func (p *peer) answer(r Request) Answer {
 	}
 	if a.Status == 0 || a.Status/100 == 2 {
 		p.mu.Lock()
+		if p.accepted[r.ID] == 0 {
+			p.firstAt[r.ID] = time.Now()
+		}
 		p.accepted[r.ID]++
 		arrive := p.arrive
 		p.mu.Unlock()
@@ -223,6 +249,17 @@ func (p *peer) Accepted() map[string]int {
 	defer p.mu.Unlock()
 	out := make(map[string]int, len(p.accepted))
 	for k, v := range p.accepted {
+		out[k] = v
+	}
+	return out
+}
+
+// FirstAccepted returns when each message id was first accepted.
+func (p *peer) FirstAccepted() map[string]time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]time.Time, len(p.firstAt))
+	for k, v := range p.firstAt {
 		out[k] = v
 	}
 	return out
