@@ -45,6 +45,7 @@ chaos: ## the full chaos test: 100,000 events and a broadcast, herald SIGKILLed 
 FUZZTIME ?= 10000x
 FUZZ_TARGETS := \
 	./internal/event:FuzzParseStructured ./internal/event:FuzzParseBatch ./internal/event:FuzzAudience \
+	./internal/event:FuzzFastMatchesExact \
 	./internal/prefs:FuzzApply ./internal/activity:FuzzActivityJSON ./internal/assistant:FuzzInboundActivity \
 	./internal/directline:FuzzPostActivity ./internal/channel/push:FuzzPayloads ./internal/source:FuzzMap
 

@@ -21,7 +21,10 @@ func HasBinaryHeaders(h http.Header) bool {
 // headers (percent-encoded), the Content-Type as datacontenttype and the body
 // as data.
 func ParseBinary(h http.Header, body []byte, receivedAt time.Time) (Event, error) {
-	p := &problems{index: -1}
+	return parseBinary(&problems{index: -1}, h, body, receivedAt)
+}
+
+func parseBinary(p *problems, h http.Header, body []byte, receivedAt time.Time) (Event, error) {
 	get := func(name string, required bool) string {
 		raw := h.Get("Ce-" + name)
 		if raw == "" {
@@ -53,10 +56,10 @@ func ParseBinary(h http.Header, body []byte, receivedAt time.Time) (Event, error
 			continue
 		}
 		attr := strings.TrimPrefix(name, "ce-")
-		if coreAttributes[attr] {
+		if coreIndex(attr) >= 0 {
 			continue
 		}
-		if !extensionPattern.MatchString(attr) || len(attr) > maxExtensionLen {
+		if !isExtensionName(attr) {
 			p.add(name, "extension names must be 1-%d lower-case letters or digits", maxExtensionLen)
 		}
 	}
@@ -113,7 +116,7 @@ func ParseLegacy(body []byte, receivedAt time.Time) (Event, error) {
 	ev.Notification.Message = textField(p, "message", fields["message"], MaxMessageLen, true)
 	ev.Notification.Title = textField(p, "title", fields["title"], MaxTitleLen, false)
 	ev.Notification.Category = textField(p, "category", fields["category"], maxCategoryLen, false)
-	if ev.Notification.Category != "" && !categoryPattern.MatchString(ev.Notification.Category) {
+	if ev.Notification.Category != "" && !isCategory(ev.Notification.Category) {
 		p.add("category", "must be lower-case letters, digits, '.', '_' or '-', got %q", ev.Notification.Category)
 	}
 	ev.Notification.Urgency = UrgencyNormal

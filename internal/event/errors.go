@@ -40,6 +40,9 @@ func (e *ValidationError) Error() string {
 type problems struct {
 	index int
 	list  []FieldError
+	// exact decodes with encoding/json alone: the reference the fast
+	// splitting in split.go is held to (see FuzzFastMatchesExact).
+	exact bool
 }
 
 func (p *problems) add(field, format string, args ...any) {

@@ -128,12 +128,12 @@ type Action struct {
 // first 16 bytes of their SHA-256, in hex. Equal inputs give equal ids, which
 // is what makes a re-sent event idempotent.
 func IDFor(source, sourceID string) string {
-	h := sha256.New()
-	h.Write([]byte(source))
-	h.Write([]byte{0})
-	h.Write([]byte(sourceID))
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	var buf [512]byte // on the stack for the usual lengths
+	in := append(append(append(buf[:0], source...), 0), sourceID...)
+	sum := sha256.Sum256(in)
+	var id [32]byte
+	hex.Encode(id[:], sum[:16])
+	return string(id[:])
 }
 
 // Scheduled reports whether the notification waits for its deliverAt at

@@ -9,7 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/url"
-	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -44,41 +44,82 @@ const (
 	MediaJSON            = "application/json"
 )
 
-var (
-	categoryPattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
-	extensionPattern = regexp.MustCompile(`^[a-z0-9]+$`)
-)
-
 // CloudEvent context attributes defined by the specification; everything else
 // at the top level of a structured event is an extension.
-var coreAttributes = map[string]bool{
-	"specversion": true, "id": true, "source": true, "type": true, "subject": true,
-	"time": true, "datacontenttype": true, "dataschema": true, "data": true, "data_base64": true,
+var coreAttributes = [...]string{
+	"specversion", "id", "source", "type", "subject",
+	"time", "datacontenttype", "dataschema", "data", "data_base64",
+}
+
+// coreIndex returns name's index in coreAttributes, or -1 for an extension.
+func coreIndex(name string) int {
+	for i, a := range coreAttributes {
+		if a == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// isCategory reports whether s is lower-case letters, digits, '.', '_' or
+// '-', starting with a letter or digit (^[a-z0-9][a-z0-9._-]*$).
+func isCategory(s string) bool {
+	if s == "" || s[0] == '.' || s[0] == '_' || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// isExtensionName reports whether name is a valid CloudEvents extension
+// name: 1-20 lower-case letters or digits.
+func isExtensionName[S string | []byte](name S) bool {
+	if len(name) == 0 || len(name) > maxExtensionLen {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseStructured parses one CloudEvent in structured JSON mode. receivedAt is
 // stamped on the result.
 func ParseStructured(body []byte, receivedAt time.Time) (Event, error) {
-	return parseStructured(body, -1, receivedAt)
+	return parseStructured(&problems{index: -1}, body, receivedAt)
 }
 
 // ParseBatch parses a CloudEvents JSON batch: every event must be valid or the
 // whole batch is refused, with each problem naming its event's index.
 func ParseBatch(body []byte, maxEvents int, receivedAt time.Time) ([]Event, error) {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, &ValidationError{Errors: []FieldError{{Index: -1, Field: "(body)", Problem: "not a JSON array of CloudEvents: " + jsonProblem(err)}}}
+	return parseBatch(body, maxEvents, receivedAt, false)
+}
+
+// parseBatch is ParseBatch, with encoding/json alone when exact is set.
+func parseBatch(body []byte, maxEvents int, receivedAt time.Time, exact bool) ([]Event, error) {
+	p := &problems{index: -1, exact: exact}
+	raw, err := decodeArray(p, body, nil)
+	switch {
+	case err != nil:
+		p.add("(body)", "not a JSON array of CloudEvents: %s", jsonProblem(err))
+	case len(raw) == 0:
+		p.add("(body)", "the batch is empty")
+	case len(raw) > maxEvents:
+		p.add("(body)", "the batch has %d events; at most %d are allowed", len(raw), maxEvents)
 	}
-	if len(raw) == 0 {
-		return nil, &ValidationError{Errors: []FieldError{{Index: -1, Field: "(body)", Problem: "the batch is empty"}}}
-	}
-	if len(raw) > maxEvents {
-		return nil, &ValidationError{Errors: []FieldError{{Index: -1, Field: "(body)", Problem: fmt.Sprintf("the batch has %d events; at most %d are allowed", len(raw), maxEvents)}}}
+	if err := p.err(); err != nil {
+		return nil, err
 	}
 	events := make([]Event, 0, len(raw))
 	var all []FieldError
 	for i, r := range raw {
-		ev, err := parseStructured(r, i, receivedAt)
+		ev, err := parseStructured(&problems{index: i, exact: exact}, r, receivedAt)
 		if err != nil {
 			all = append(all, err.(*ValidationError).Errors...)
 			continue
@@ -91,26 +132,23 @@ func ParseBatch(body []byte, maxEvents int, receivedAt time.Time) ([]Event, erro
 	return events, nil
 }
 
-func parseStructured(body []byte, index int, receivedAt time.Time) (Event, error) {
-	p := &problems{index: index}
-	var attrs map[string]json.RawMessage
-	if err := json.Unmarshal(body, &attrs); err != nil || attrs == nil {
-		if err == nil {
-			err = fmt.Errorf("null")
-		}
+// parseStructured parses one structured CloudEvent, its problems going to p.
+func parseStructured(p *problems, body []byte, receivedAt time.Time) (Event, error) {
+	var w wireEvent
+	if err := splitEvent(p, body, &w); err != nil {
 		p.add("(event)", "not a JSON object: %s", jsonProblem(err))
 		return Event{}, p.err()
 	}
 	str := func(name string, required bool) string {
-		v, ok := attrs[name]
-		if !ok || isNull(v) {
+		v := w.attribute(name)
+		if len(v) == 0 || isNull(v) {
 			if required {
 				p.add(name, "required CloudEvents attribute is missing")
 			}
 			return ""
 		}
-		var s string
-		if json.Unmarshal(v, &s) != nil {
+		s, ok := decodeString(p, v)
+		if !ok {
 			p.add(name, "must be a string, got %s", jsonKind(v))
 			return ""
 		}
@@ -129,21 +167,17 @@ func parseStructured(body []byte, index int, receivedAt time.Time) (Event, error
 		datacontenttype: str("datacontenttype", false),
 		dataschema:      str("dataschema", false),
 	}
-	for name, v := range attrs {
-		if coreAttributes[name] {
-			continue
-		}
-		checkExtension(p, name, v)
+	for _, e := range w.extensions {
+		checkExtension(p, e.name, e.value)
 	}
 	// A null member counts as absent, for data as for data_base64.
-	data, hasData := attrs["data"]
-	hasData = hasData && !isNull(data)
-	if b64, ok := attrs["data_base64"]; ok && !isNull(b64) {
+	data := w.attribute("data")
+	hasData := len(data) > 0 && !isNull(data)
+	if b64 := w.attribute("data_base64"); len(b64) > 0 && !isNull(b64) {
 		if hasData {
 			p.add("data_base64", "data and data_base64 are mutually exclusive")
 		} else {
-			var s string
-			if json.Unmarshal(b64, &s) != nil {
+			if s, ok := decodeString(p, b64); !ok {
 				p.add("data_base64", "must be a base64 string, got %s", jsonKind(b64))
 			} else if dec, err := base64.StdEncoding.DecodeString(s); err != nil {
 				p.add("data_base64", "not valid base64: %v", err)
@@ -169,15 +203,70 @@ type ceAttrs struct {
 	dataReported bool
 }
 
-func checkExtension(p *problems, name string, v json.RawMessage) {
-	if !extensionPattern.MatchString(name) || len(name) > maxExtensionLen {
-		p.add(name, "not a CloudEvents attribute, and extension names must be 1-%d lower-case letters or digits", maxExtensionLen)
+// wireEvent is a structured CloudEvent's members, kept raw: the context
+// attributes at their index in coreAttributes, the rest as extensions in
+// the order of their names.
+type wireEvent struct {
+	core       [len(coreAttributes)]json.RawMessage
+	extensions []extension
+}
+
+type extension struct {
+	name  []byte
+	value json.RawMessage
+}
+
+func (w *wireEvent) attribute(name string) json.RawMessage { return w.core[coreIndex(name)] }
+
+// add records the member name (raw bytes of a plain name), reporting false
+// for a member given twice.
+func (w *wireEvent) add(name, v []byte) bool {
+	if i := coreIndex(string(name)); i >= 0 {
+		if w.core[i] != nil {
+			return false
+		}
+		w.core[i] = v
+		return true
+	}
+	for _, e := range w.extensions {
+		if bytes.Equal(e.name, name) {
+			return false
+		}
+	}
+	w.extensions = append(w.extensions, extension{name: name, value: v})
+	return true
+}
+
+// splitEvent splits body into w as json.Unmarshal into a
+// map[string]json.RawMessage does; a null body is an error.
+func splitEvent(p *problems, body []byte, w *wireEvent) error {
+	if p.exact || !eachMember(body, w.add) {
+		*w = wireEvent{} // drop what the split took before it gave up
+		var attrs map[string]json.RawMessage
+		if err := json.Unmarshal(body, &attrs); err != nil {
+			return err
+		} else if attrs == nil {
+			return fmt.Errorf("null")
+		}
+		for name, v := range attrs {
+			w.add([]byte(name), v)
+		}
+	}
+	// Problems with extensions are reported in the order of their names,
+	// not of the map the reference decodes into.
+	slices.SortFunc(w.extensions, func(a, b extension) int { return bytes.Compare(a.name, b.name) })
+	return nil
+}
+
+func checkExtension(p *problems, name []byte, v json.RawMessage) {
+	if !isExtensionName(name) {
+		p.add(string(name), "not a CloudEvents attribute, and extension names must be 1-%d lower-case letters or digits", maxExtensionLen)
 		return
 	}
 	switch jsonKind(v) {
 	case "string", "number", "boolean", "null":
 	default:
-		p.add(name, "extension values must be a string, number or boolean, got %s", jsonKind(v))
+		p.add(string(name), "extension values must be a string, number or boolean, got %s", jsonKind(v))
 	}
 }
 
@@ -248,13 +337,21 @@ type wireNotification struct {
 	Data      json.RawMessage `json:"data"`
 }
 
+// wireAction is the shape of each of data.notification.actions.
+type wireAction struct {
+	ID    json.RawMessage `json:"id"`
+	Title json.RawMessage `json:"title"`
+	URL   json.RawMessage `json:"url"`
+	Value json.RawMessage `json:"value"`
+}
+
 func checkData(p *problems, data []byte, ev *Event) {
 	if len(data) == 0 || isNull(data) {
 		p.add("data", "required: an object with audience and notification")
 		return
 	}
-	var d wireData
-	if err := strictUnmarshal(data, &d); err != nil {
+	d, err := decodeObject[wireData](p, data)
+	if err != nil {
 		p.add("data", "must be an object with audience and notification: %s", jsonProblem(err))
 		return
 	}
@@ -265,32 +362,33 @@ func checkData(p *problems, data []byte, ev *Event) {
 	}
 }
 
+// wireAudience is the shape of data.audience.
+type wireAudience struct {
+	Users   json.RawMessage `json:"users"`
+	Topics  json.RawMessage `json:"topics"`
+	All     json.RawMessage `json:"all"`
+	Exclude json.RawMessage `json:"exclude"`
+}
+
 func checkAudience(p *problems, raw json.RawMessage, ev *Event) {
 	before := len(p.list)
 	if len(raw) > 0 && !isNull(raw) {
-		var a struct {
-			Users   json.RawMessage `json:"users"`
-			Topics  json.RawMessage `json:"topics"`
-			All     json.RawMessage `json:"all"`
-			Exclude json.RawMessage `json:"exclude"`
-		}
-		if err := strictUnmarshal(raw, &a); err != nil {
+		a, err := decodeObject[wireAudience](p, raw)
+		if err != nil {
 			p.add("data.audience", "must be an object such as {\"users\":[\"u1\"]}, {\"topics\":[\"hr\"]} or {\"all\":true}: %s", jsonProblem(err))
 			return
 		}
 		ev.Audience.Users = userList(p, "data.audience.users", a.Users)
 		ev.Audience.Topics = topicList(p, "data.audience.topics", a.Topics)
 		if len(a.All) > 0 && !isNull(a.All) {
-			if json.Unmarshal(a.All, &ev.Audience.All) != nil {
+			all, err := decodeBool(p, a.All)
+			ev.Audience.All = all
+			if err != nil {
 				p.add("data.audience.all", "must be true or false, got %s", jsonKind(a.All))
 			}
 		}
 		if len(a.Exclude) > 0 && !isNull(a.Exclude) {
-			var x struct {
-				Users  json.RawMessage `json:"users"`
-				Topics json.RawMessage `json:"topics"`
-			}
-			if err := strictUnmarshal(a.Exclude, &x); err != nil {
+			if x, err := decodeObject[wireExclusion](p, a.Exclude); err != nil {
 				p.add("data.audience.exclude", "must be an object such as {\"users\":[\"u9\"],\"topics\":[\"contractors\"]}: %s", jsonProblem(err))
 			} else {
 				ev.Audience.Exclude.Users = userList(p, "data.audience.exclude.users", x.Users)
@@ -313,6 +411,12 @@ func checkAudience(p *problems, raw json.RawMessage, ev *Event) {
 	}
 }
 
+// wireExclusion is the shape of data.audience.exclude.
+type wireExclusion struct {
+	Users  json.RawMessage `json:"users"`
+	Topics json.RawMessage `json:"topics"`
+}
+
 // userList reads an optional array of user ids, dropping duplicates.
 func userList(p *problems, field string, raw json.RawMessage) []string {
 	return nameList(p, field, raw, "user ids", "users", MaxRecipients, " in one event (use topics for larger audiences)", CheckUserID)
@@ -330,8 +434,9 @@ func nameList(p *problems, field string, raw json.RawMessage, what, plural strin
 	if len(raw) == 0 || isNull(raw) {
 		return nil
 	}
-	var items []json.RawMessage
-	if json.Unmarshal(raw, &items) != nil {
+	var buf [8]json.RawMessage
+	items, err := decodeArray(p, raw, buf[:0])
+	if err != nil {
 		p.add(field, "must be an array of %s, got %s", what, jsonKind(raw))
 		return nil
 	}
@@ -340,22 +445,34 @@ func nameList(p *problems, field string, raw json.RawMessage, what, plural strin
 		return nil
 	}
 	var out []string
-	seen := make(map[string]bool, len(items))
+	var seen map[string]bool // for long lists; short ones are searched
 	for i, it := range items {
-		f := fmt.Sprintf("%s[%d]", field, i)
-		var s string
-		if isNull(it) || json.Unmarshal(it, &s) != nil {
-			p.add(f, "must be a string, got %s", jsonKind(it))
+		s, ok := "", false
+		if !isNull(it) {
+			s, ok = decodeString(p, it)
+		}
+		if !ok {
+			p.add(fmt.Sprintf("%s[%d]", field, i), "must be a string, got %s", jsonKind(it))
 			continue
 		}
 		if msg := check(s); msg != "" {
-			p.add(f, "%s", msg)
+			p.add(fmt.Sprintf("%s[%d]", field, i), "%s", msg)
 			continue
 		}
-		if !seen[s] {
+		if len(items) <= 16 {
+			if slices.Contains(out, s) {
+				continue
+			}
+		} else {
+			if seen == nil {
+				seen = make(map[string]bool, len(items))
+			}
+			if seen[s] {
+				continue
+			}
 			seen[s] = true
-			out = append(out, s)
 		}
+		out = append(out, s)
 	}
 	return out
 }
@@ -364,7 +481,7 @@ func nameList(p *problems, field string, raw json.RawMessage, what, plural strin
 // 1-64 lower-case letters, digits, '.', '_' or '-', starting with a letter
 // or digit.
 func CheckTopic(name string) string {
-	if len(name) > maxCategoryLen || !categoryPattern.MatchString(name) {
+	if len(name) > maxCategoryLen || !isCategory(name) {
 		return fmt.Sprintf("a topic name is 1-%d lower-case letters, digits, '.', '_' or '-', got %q", maxCategoryLen, name)
 	}
 	return ""
@@ -396,15 +513,15 @@ func checkNotification(p *problems, raw json.RawMessage, n *Notification) {
 		p.add("data.notification", "required: an object with at least a message")
 		return
 	}
-	var w wireNotification
-	if err := strictUnmarshal(raw, &w); err != nil {
+	w, err := decodeObject[wireNotification](p, raw)
+	if err != nil {
 		p.add("data.notification", "must be an object: %s", jsonProblem(err))
 		return
 	}
 	n.Title = textField(p, "data.notification.title", w.Title, MaxTitleLen, false)
 	n.Message = textField(p, "data.notification.message", w.Message, MaxMessageLen, true)
 	n.Category = textField(p, "data.notification.category", w.Category, maxCategoryLen, false)
-	if n.Category != "" && !categoryPattern.MatchString(n.Category) {
+	if n.Category != "" && !isCategory(n.Category) {
 		p.add("data.notification.category", "must be lower-case letters, digits, '.', '_' or '-', got %q", n.Category)
 	}
 	switch u := Urgency(textField(p, "data.notification.urgency", w.Urgency, 16, false)); u {
@@ -472,8 +589,9 @@ func checkActions(p *problems, raw json.RawMessage, n *Notification) {
 	if len(raw) == 0 || isNull(raw) {
 		return
 	}
-	var list []json.RawMessage
-	if json.Unmarshal(raw, &list) != nil {
+	var buf [MaxActions + 1]json.RawMessage
+	list, err := decodeArray(p, raw, buf[:0])
+	if err != nil {
 		p.add("data.notification.actions", "must be an array of actions, got %s", jsonKind(raw))
 		return
 	}
@@ -482,26 +600,21 @@ func checkActions(p *problems, raw json.RawMessage, n *Notification) {
 		return
 	}
 	for i, r := range list {
-		field := fmt.Sprintf("data.notification.actions[%d]", i)
-		var w struct {
-			ID    json.RawMessage `json:"id"`
-			Title json.RawMessage `json:"title"`
-			URL   json.RawMessage `json:"url"`
-			Value json.RawMessage `json:"value"`
-		}
-		if err := strictUnmarshal(r, &w); err != nil {
-			p.add(field, "must be an object with id and title: %s", jsonProblem(err))
+		field := actionFields[i] // i < MaxActions, checked above
+		w, err := decodeObject[wireAction](p, r)
+		if err != nil {
+			p.add(field.action, "must be an object with id and title: %s", jsonProblem(err))
 			continue
 		}
 		a := Action{
-			ID:    textField(p, field+".id", w.ID, 64, true),
-			Title: textField(p, field+".title", w.Title, 64, true),
-			URL:   textField(p, field+".url", w.URL, 2048, false),
+			ID:    textField(p, field.id, w.ID, 64, true),
+			Title: textField(p, field.title, w.Title, 64, true),
+			URL:   textField(p, field.url, w.URL, 2048, false),
 		}
 		if a.URL != "" {
 			u, err := url.Parse(a.URL)
 			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-				p.add(field+".url", "must be an absolute http or https URL, got %q", a.URL)
+				p.add(field.url, "must be an absolute http or https URL, got %q", a.URL)
 			}
 		}
 		if len(w.Value) > 0 && !isNull(w.Value) {
@@ -511,6 +624,16 @@ func checkActions(p *problems, raw json.RawMessage, n *Notification) {
 	}
 }
 
+// actionFields names each action and its members in messages, built once
+// rather than for every action read.
+var actionFields = func() (f [MaxActions]struct{ action, id, title, url string }) {
+	for i := range f {
+		f[i].action = fmt.Sprintf("data.notification.actions[%d]", i)
+		f[i].id, f[i].title, f[i].url = f[i].action+".id", f[i].action+".title", f[i].action+".url"
+	}
+	return f
+}()
+
 // textField reads an optional or required string of at most max characters.
 func textField(p *problems, field string, raw json.RawMessage, max int, required bool) string {
 	if len(raw) == 0 || isNull(raw) {
@@ -519,8 +642,8 @@ func textField(p *problems, field string, raw json.RawMessage, max int, required
 		}
 		return ""
 	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
+	s, ok := decodeString(p, raw)
+	if !ok {
 		p.add(field, "must be a string, got %s", jsonKind(raw))
 		return ""
 	}
