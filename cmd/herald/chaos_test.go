@@ -276,11 +276,11 @@ func TestChaosKillsLoseNothing(t *testing.T) {
 				}
 			}
 			t.Logf("after %d SIGKILLs: inbox %d, exactly once. Teams: %d messages, %d raw repeats, each shown (the Connector has no "+
-				"collapse id); at most %d sends in flight; repeats' first copies at most %s from a kill. Web Push: %d messages, "+
-				"%d raw repeats, %d shown twice by the browsers; at most %d sends in flight; repeats' first copies at most %s from a "+
-				"kill. (A raw repeat is a send a kill cut off between the provider's answer and herald's record of it.)",
-				killed.Load(), inboxTotal, len(expected), teamsDup, teamsFlight, teamsNear.Round(time.Millisecond),
-				len(acc), webRaw, webShownDup, webFlight, webNear.Round(time.Millisecond))
+				"collapse id); at most %d sends in flight; %s. Web Push: %d messages, "+
+				"%d raw repeats, %d shown twice by the browsers; at most %d sends in flight; %s. "+
+				"(A raw repeat is a send a kill cut off between the provider's answer and herald's record of it.)",
+				killed.Load(), inboxTotal, len(expected), teamsDup, teamsFlight, nearText(teamsDup, teamsNear),
+				len(acc), webRaw, webShownDup, webFlight, nearText(webRaw, webNear))
 			// What each browser shows is exactly once: a repeat carries the
 			// tag of the notification shown, and replaces it.
 			if webShownDup != 0 || len(shown) != len(expected) {
@@ -323,6 +323,14 @@ func TestChaosKillsLoseNothing(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// nearText says how close to a kill the repeats' first copies were.
+func nearText(repeats int, near time.Duration) string {
+	if repeats == 0 {
+		return "no repeat"
+	}
+	return "repeats' first copies at most " + near.Round(time.Millisecond).String() + " from a kill"
 }
 
 // nearestKill is how far at lies from the closest kill. A send in flight

@@ -69,8 +69,9 @@ const (
 //     providers' reasons.
 //
 // Each device a provider accepted the event for is recorded at once, in
-// group commits shared by every call (package sentlog): a crash repeats
-// only the sends answered while the last commit ran, not a whole stage.
+// group commits shared by every call (package sentlog), not per stage; and
+// at most 2 x Workers sends are in flight or unrecorded at any moment, so
+// a crash repeats at most that many.
 type Fanout struct {
 	cfg       Config
 	platforms []store.Platform

@@ -33,7 +33,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,33 +84,36 @@ type peer struct {
 	respond  func(n int, r *Request) Answer
 	keep     bool
 	n        int
-	accepted map[string]int
-	firstAt  map[string]time.Time
+	accepted map[string]acceptance
 	requests []Request
 	rejected []string
-	// screens are the notifications each device shows, oldest first.
-	screens map[string][]shown
+	// screens holds the notifications the devices show: the herald id
+	// shown under each device and collapse identifier (a message without
+	// one gets a key of its own).
+	screens     map[screenKey]string
+	uncollapsed int
 	// arrive hands an accepted message to its device; nil shows it at once.
 	arrive func(r Request)
 	// inFlight and maxInFlight count requests being handled.
-	inFlight, maxInFlight int
+	inFlight, maxInFlight atomic.Int64
 }
 
-// shown is one notification on a device's screen.
-type shown struct{ collapse, id string }
+// screenKey is a device and a collapse identifier.
+type screenKey struct{ device, collapse string }
+
+// acceptance is how often a message id was accepted, and when first.
+type acceptance struct {
+	n     int
+	first time.Time
+}
 
 func newPeer(h http.Handler) *peer {
-	p := &peer{accepted: map[string]int{}, firstAt: map[string]time.Time{}, screens: map[string][]shown{}}
+	p := &peer{accepted: map[string]acceptance{}, screens: map[screenKey]string{}}
 	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		p.inFlight++
-		p.maxInFlight = max(p.maxInFlight, p.inFlight)
-		p.mu.Unlock()
-		defer func() {
-			p.mu.Lock()
-			p.inFlight--
-			p.mu.Unlock()
-		}()
+		n := p.inFlight.Add(1)
+		for m := p.maxInFlight.Load(); n > m && !p.maxInFlight.CompareAndSwap(m, n); m = p.maxInFlight.Load() {
+		}
+		defer p.inFlight.Add(-1)
 		h.ServeHTTP(w, r)
 	}))
 	s.EnableHTTP2 = true
@@ -119,11 +124,7 @@ func newPeer(h http.Handler) *peer {
 
 // MaxInFlight is the largest number of requests the peer was handling at
 // once.
-func (p *peer) MaxInFlight() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.maxInFlight
-}
+func (p *peer) MaxInFlight() int { return int(p.maxInFlight.Load()) }
 
 func (p *peer) start(t testing.TB) {
 	p.Server.StartTLS()
@@ -178,10 +179,12 @@ func (p *peer) answer(r Request) Answer {
 	}
 	if a.Status == 0 || a.Status/100 == 2 {
 		p.mu.Lock()
-		if p.accepted[r.ID] == 0 {
-			p.firstAt[r.ID] = time.Now()
+		acc := p.accepted[r.ID]
+		if acc.n == 0 {
+			acc.first = time.Now()
 		}
-		p.accepted[r.ID]++
+		acc.n++
+		p.accepted[r.ID] = acc
 		arrive := p.arrive
 		p.mu.Unlock()
 		if arrive != nil {
@@ -199,16 +202,11 @@ func (p *peer) answer(r Request) Answer {
 func (p *peer) show(device, collapse, id string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	screen := p.screens[device]
-	if collapse != "" {
-		for i := range screen {
-			if screen[i].collapse == collapse {
-				screen[i].id = id
-				return
-			}
-		}
+	if collapse == "" {
+		p.uncollapsed++
+		collapse = "\x00" + strconv.Itoa(p.uncollapsed)
 	}
-	p.screens[device] = append(screen, shown{collapse: collapse, id: id})
+	p.screens[screenKey{device, collapse}] = id
 }
 
 // Shown returns how many notifications the devices show for each herald
@@ -217,10 +215,8 @@ func (p *peer) Shown() map[string]int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := map[string]int{}
-	for _, screen := range p.screens {
-		for _, s := range screen {
-			out[s.id]++
-		}
+	for _, id := range p.screens {
+		out[id]++
 	}
 	return out
 }
@@ -249,7 +245,7 @@ func (p *peer) Accepted() map[string]int {
 	defer p.mu.Unlock()
 	out := make(map[string]int, len(p.accepted))
 	for k, v := range p.accepted {
-		out[k] = v
+		out[k] = v.n
 	}
 	return out
 }
@@ -258,9 +254,9 @@ func (p *peer) Accepted() map[string]int {
 func (p *peer) FirstAccepted() map[string]time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make(map[string]time.Time, len(p.firstAt))
-	for k, v := range p.firstAt {
-		out[k] = v
+	out := make(map[string]time.Time, len(p.accepted))
+	for k, v := range p.accepted {
+		out[k] = v.first
 	}
 	return out
 }
@@ -271,7 +267,7 @@ func (p *peer) AcceptedCount() int {
 	defer p.mu.Unlock()
 	n := 0
 	for _, v := range p.accepted {
-		n += v
+		n += v.n
 	}
 	return n
 }
