@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/herald/herald/internal/store"
@@ -153,8 +152,15 @@ func (s *Store) retire(ctx context.Context, table, what, id, reason string, at t
 	return nil
 }
 
-// deliveryRowsPerInsert is how many (event, device) rows one INSERT carries.
-const deliveryRowsPerInsert = 300
+// markDeliveredHead and markDeliveredTail make the batch INSERT of
+// device_deliveries (writeStmts.markDelivered). The push and conversation
+// channels record sends in small group commits of any size, so the
+// statements are prepared once for every power of two rather than built and
+// parsed per call.
+const (
+	markDeliveredHead = `INSERT INTO device_deliveries (event_id, device_id, at)`
+	markDeliveredTail = `ON CONFLICT (event_id, device_id) DO NOTHING`
+)
 
 // MarkDeviceDelivered records (event, device) deliveries in one transaction.
 func (s *Store) MarkDeviceDelivered(ctx context.Context, ds []store.DeviceDelivery) error {
@@ -162,41 +168,23 @@ func (s *Store) MarkDeviceDelivered(ctx context.Context, ds []store.DeviceDelive
 		return nil
 	}
 	now := time.Now()
+	ins := &s.stmts.markDelivered
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var full *sql.Stmt
-		defer func() {
-			if full != nil {
-				full.Close()
-			}
-		}()
-		for chunk := range slices.Chunk(ds, deliveryRowsPerInsert) {
-			args := make([]any, 0, 3*len(chunk))
-			for _, d := range chunk {
+		args := make([]any, 0, min(len(ds), batchRows)*ins.cols)
+		for start := 0; start < len(ds); {
+			st, n := ins.next(len(ds) - start)
+			args = args[:0]
+			for _, d := range ds[start : start+n] {
 				at := d.At
 				if at.IsZero() {
 					at = now
 				}
 				args = append(args, d.EventID, d.DeviceID, at.UnixNano())
 			}
-			q := `INSERT INTO device_deliveries (event_id, device_id, at) VALUES ` +
-				strings.TrimSuffix(strings.Repeat("(?,?,?),", len(chunk)), ",") +
-				` ON CONFLICT (event_id, device_id) DO NOTHING`
-			if len(chunk) == deliveryRowsPerInsert {
-				if full == nil {
-					st, err := tx.PrepareContext(ctx, q)
-					if err != nil {
-						return err
-					}
-					full = st
-				}
-				if _, err := full.ExecContext(ctx, args...); err != nil {
-					return err
-				}
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
 				return err
 			}
+			start += n
 		}
 		return nil
 	})

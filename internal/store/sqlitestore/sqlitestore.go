@@ -271,6 +271,7 @@ type writeStmts struct {
 	upsertOutcome      *sql.Stmt
 	insertEvents       batchInsert
 	insertInbox        batchInsert
+	markDelivered      batchInsert
 }
 
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -291,7 +292,10 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 	if err := w.insertEvents.prepare(ctx, db, insertEventsHead, insertEventsTail); err != nil {
 		return err
 	}
-	return w.insertInbox.prepare(ctx, db, insertInboxHead, "")
+	if err := w.insertInbox.prepare(ctx, db, insertInboxHead, ""); err != nil {
+		return err
+	}
+	return w.markDelivered.prepare(ctx, db, markDeliveredHead, markDeliveredTail)
 }
 
 func (w *writeStmts) close() error {
@@ -301,7 +305,7 @@ func (w *writeStmts) close() error {
 			errs = append(errs, st.Close())
 		}
 	}
-	errs = append(errs, w.insertEvents.close(), w.insertInbox.close())
+	errs = append(errs, w.insertEvents.close(), w.insertInbox.close(), w.markDelivered.close())
 	return errors.Join(errs...)
 }
 
