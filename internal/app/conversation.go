@@ -159,7 +159,7 @@ func buildExternal(o ConversationOptions, log *slog.Logger) (*conversationParts,
 	default:
 		return nil, errors.New("conversation: external mode needs --va-endpoint or --va-directline-secret")
 	}
-	ch, err := vabot.New(vabot.Config{Transport: tr, BotID: o.BotAppID, ServiceURL: o.PublicURL})
+	ch, err := vabot.New(vabot.Config{Transport: tr, BotID: o.BotAppID, ServiceURL: o.PublicURL, Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -191,7 +191,11 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 		defer close(prepared)
 		for lo := 0; lo < len(uniq); lo += stageJobs {
 			st := &stage{jobs: uniq[lo:min(lo+stageJobs, len(uniq))]}
-			st.tasks, st.err = f.prepare(ctx, jobs, st.jobs)
+			// A panic here fails the stage's jobs (retried), not the process.
+			st.err = channel.Contain(f.log, jobs[st.jobs[0]].Event.ID, "device lookup", func() (err error) {
+				st.tasks, err = f.prepare(ctx, jobs, st.jobs)
+				return err
+			})
 			prepared <- st
 		}
 	})
@@ -208,7 +212,11 @@ func (f *Fanout) Deliver(ctx context.Context, jobs []channel.Job) []channel.Resu
 			st.sends.Wait()
 			if st.err == nil {
 				// Retire what the providers gave up on even when ctx ended.
-				f.settle(context.WithoutCancel(ctx), st.tasks)
+				// A panic while retiring is logged; the verdicts stand.
+				_ = channel.Contain(f.log, jobs[st.jobs[0]].Event.ID, "device retirement", func() error {
+					f.settle(context.WithoutCancel(ctx), st.tasks)
+					return nil
+				})
 			}
 			f.verdicts(jobs, st, results)
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,5 +206,52 @@ func TestEachSendIsRecordedAsItSucceeds(t *testing.T) {
 	}
 	if !recorded(t, st, ev.ID, dev["bob:phone"]) {
 		t.Fatal("bob's device is not recorded when Deliver returns")
+	}
+}
+
+// panickyStore panics in its device lookup while armed.
+type panickyStore struct {
+	store.Store
+	armed atomic.Bool
+}
+
+func (p *panickyStore) DevicesFor(ctx context.Context, users []string, platforms ...store.Platform) ([]store.Device, error) {
+	if p.armed.Load() {
+		panic("lookup bug")
+	}
+	return p.Store.DevicesFor(ctx, users, platforms...)
+}
+
+// A panic in the goroutine that looks up a stage's devices fails that
+// stage's jobs, retryably, instead of stopping the process; the retry sends.
+func TestAPanickingDeviceLookupFailsTheStageNotTheProcess(t *testing.T) {
+	var sends atomic.Int32
+	s := funcSender(func(context.Context, push.Message) error { sends.Add(1); return nil })
+	_, st, _, _ := fanoutSetup(t, s, "ada:phone")
+	ps := &panickyStore{Store: st}
+	ps.armed.Store(true)
+	var logs bytes.Buffer
+	f, err := push.New(push.Config{Name: "mobile", Store: ps, Senders: map[store.Platform]push.Sender{store.PlatformFCM: s},
+		Log: slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := event.Event{ID: "ev-lookup", Notification: event.Notification{Message: "the secret payload"}}
+
+	res := f.Deliver(t.Context(), []channel.Job{{Event: ev, UserID: "ada", Attempt: 1}})
+	if err := res[0].Err; err == nil || !strings.Contains(err.Error(), "panic: lookup bug") || channel.IsPermanent(err) {
+		t.Fatalf("result = %v, want a retryable error naming the panic", err)
+	}
+	if n := sends.Load(); n != 0 {
+		t.Fatalf("%d sends before the lookup worked, want 0", n)
+	}
+	if l := logs.String(); !strings.Contains(l, `"event":"ev-lookup"`) || strings.Contains(l, "secret payload") {
+		t.Errorf("the panic's log line must name the event, never the content:\n%s", l)
+	}
+
+	ps.armed.Store(false)
+	res = f.Deliver(t.Context(), []channel.Job{{Event: ev, UserID: "ada", Attempt: 2}})
+	if res[0].Err != nil || sends.Load() != 1 {
+		t.Fatalf("retry: %v with %d sends, want delivered once", res[0].Err, sends.Load())
 	}
 }

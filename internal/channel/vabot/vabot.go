@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -60,6 +61,8 @@ type Config struct {
 	ServiceURL string
 	// Workers bounds posts in flight; 0 means 32.
 	Workers int
+	// Log receives panics of single posts; nil discards them.
+	Log *slog.Logger
 }
 
 // Channel posts BroadcastEvents.
@@ -77,6 +80,9 @@ func New(cfg Config) (*Channel, error) {
 	}
 	if cfg.ServiceURL == "" {
 		cfg.ServiceURL = DefaultServiceURL
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Channel{cfg: cfg}, nil
 }
@@ -115,13 +121,10 @@ func (c *Channel) Deliver(ctx context.Context, jobs []channel.Job) []channel.Res
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			defer func() {
-				// A bug in one post fails that job, not the process.
-				if p := recover(); p != nil {
-					results[i].Err = fmt.Errorf("panic: %v", p)
-				}
-			}()
-			results[i].Err = classify(c.cfg.Transport.Post(ctx, Activity(j.Event, j.UserID, c.cfg.BotID, c.cfg.ServiceURL)))
+			// A bug in one post fails that job, not the process.
+			results[i].Err = channel.Contain(c.cfg.Log, j.Event.ID, j.UserID, func() error {
+				return classify(c.cfg.Transport.Post(ctx, Activity(j.Event, j.UserID, c.cfg.BotID, c.cfg.ServiceURL)))
+			})
 		})
 	}
 	wg.Wait()

@@ -1,12 +1,15 @@
 package vabot_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -88,3 +91,48 @@ func TestEndpointErrorsAreClassified(t *testing.T) {
 		}
 	}
 }
+
+// transportFunc posts with a function.
+type transportFunc func(ctx context.Context, a activity.Activity) error
+
+func (f transportFunc) Post(ctx context.Context, a activity.Activity) error { return f(ctx, a) }
+
+// A panic in one post fails that job, retryably and logged with the event
+// and the person, not the content; the other jobs are delivered.
+func TestAPanickingPostFailsThatJobNotTheProcess(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	ch, err := vabot.New(vabot.Config{
+		Transport: transportFunc(func(_ context.Context, a activity.Activity) error {
+			if a.From.ID == "ada" {
+				panic("transport bug")
+			}
+			return nil
+		}),
+		Log: slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.Write(p)
+		}), nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := event.Event{ID: "ev-va-panic", Notification: event.Notification{Message: "the secret payload"}}
+	res := ch.Deliver(t.Context(), []channel.Job{{Event: ev, UserID: "ada", Attempt: 1}, {Event: ev, UserID: "bob", Attempt: 1}})
+	if err := res[0].Err; err == nil || !strings.Contains(err.Error(), "panic: transport bug") || channel.IsPermanent(err) {
+		t.Fatalf("ada = %v, want a retryable error naming the panic", err)
+	}
+	if res[1].Err != nil {
+		t.Fatalf("bob = %v, want delivered", res[1].Err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if l := logs.String(); !strings.Contains(l, `"event":"ev-va-panic"`) || !strings.Contains(l, `"address":"ada"`) || strings.Contains(l, "secret payload") {
+		t.Errorf("the panic's log line must name the event and the person, never the content:\n%s", l)
+	}
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
