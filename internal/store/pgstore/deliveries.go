@@ -11,8 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/herald/herald/internal/prefs"
 	"github.com/herald/herald/internal/store"
+	"github.com/herald/herald/internal/store/eventrows"
 )
 
 // insertEventsSQL adds many events in one statement. An event keeps its
@@ -37,16 +37,6 @@ const selectEventSQL = `SELECT doc, targeted, recipients, planned, planned_at FR
 
 const listRecordedSQL = `SELECT user_id, channel, outcome, reason, attempts, at FROM deliveries WHERE event_id = $1`
 
-// plannedOutcome is one outcome decided while planning, as stored in the
-// events.planned column (a JSON array): short names keep it small. The
-// format is sqlitestore's.
-type plannedOutcome struct {
-	UserID  string        `json:"u"`
-	Channel string        `json:"c"`
-	Outcome store.Outcome `json:"o"`
-	Reason  string        `json:"r,omitempty"`
-}
-
 // RecordPlans stores plans (each event with its planning outcomes as one
 // row) and adds their inbox items, all in one transaction. Repeating it is
 // harmless: an event keeps its first plan, and the inbox items of a plan
@@ -59,7 +49,7 @@ func (s *Store) RecordPlans(ctx context.Context, plans []store.Plan) ([]store.In
 	if len(plans) == 0 {
 		return nil, nil
 	}
-	events, err := encodePlans(plans)
+	events, err := eventrows.Encode(plans)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: record plans: %w", err)
 	}
@@ -67,7 +57,7 @@ func (s *Store) RecordPlans(ctx context.Context, plans []store.Plan) ([]store.In
 	// planned before are left unused.
 	candidates := 0
 	for _, e := range events {
-		candidates += len(e.inbox)
+		candidates += len(e.Inbox)
 	}
 	var first int64
 	if candidates > 0 {
@@ -75,13 +65,16 @@ func (s *Store) RecordPlans(ctx context.Context, plans []store.Plan) ([]store.In
 			return nil, fmt.Errorf("pgstore: record plans of %d events: %w", len(plans), err)
 		}
 	}
-	var rows []inboxRow
+	var rows []eventrows.InboxRow
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		fresh, err := insertEvents(ctx, tx, events)
 		if err != nil {
 			return err
 		}
-		rows = newInboxRows(events, fresh, first)
+		rows = eventrows.Added(events, fresh, time.Now().UTC().Truncate(time.Microsecond)) // as stored
+		for i := range rows {
+			rows[i].Item.Seq = first + int64(i)
+		}
 		return copyInbox(ctx, tx, rows)
 	})
 	if err != nil {
@@ -92,70 +85,24 @@ func (s *Store) RecordPlans(ctx context.Context, plans []store.Plan) ([]store.In
 	}
 	added := make([]store.InboxItem, len(rows))
 	for i := range rows {
-		added[i] = rows[i].item
+		added[i] = rows[i].Item
 	}
 	return added, nil
-}
-
-// plannedEvent is a plan encoded for the events table before the
-// transaction starts.
-type plannedEvent struct {
-	plan *store.Plan
-	// doc and outcomes are the doc and planned columns.
-	doc, outcomes string
-	// inbox holds the plan's items to add (a user repeated in the plan
-	// once), with their JSON columns encoded.
-	inbox []inboxRow
-}
-
-// encodePlans checks and encodes plans. A plan of an event planned earlier
-// in plans is left out: the event's first plan is the one kept.
-func encodePlans(plans []store.Plan) ([]plannedEvent, error) {
-	out := make([]plannedEvent, 0, len(plans))
-	seen := make(map[string]bool, len(plans))
-	for i := range plans {
-		p := &plans[i]
-		if p.Event.ID == "" {
-			return nil, fmt.Errorf("plan %d has no event id", i)
-		}
-		doc, err := json.Marshal(p.Event)
-		if err != nil {
-			return nil, fmt.Errorf("encode event %s: %w", p.Event.ID, err)
-		}
-		outs := make([]plannedOutcome, len(p.Outcomes))
-		for j, o := range p.Outcomes {
-			outs[j] = plannedOutcome{UserID: o.UserID, Channel: o.Channel, Outcome: o.Outcome, Reason: o.Reason}
-		}
-		planned, err := json.Marshal(outs)
-		if err != nil {
-			return nil, fmt.Errorf("encode outcomes of %s: %w", p.Event.ID, err)
-		}
-		inbox, err := encodeInbox(p.Inbox)
-		if err != nil {
-			return nil, err
-		}
-		if seen[p.Event.ID] {
-			continue
-		}
-		seen[p.Event.ID] = true
-		out = append(out, plannedEvent{plan: p, doc: string(doc), outcomes: string(planned), inbox: inbox})
-	}
-	return out, nil
 }
 
 // insertEvents adds the events' rows within tx, in id order (so concurrent
 // writers cannot deadlock), and returns the ids of those it inserted; the
 // others were planned before.
-func insertEvents(ctx context.Context, tx pgx.Tx, events []plannedEvent) (map[string]bool, error) {
+func insertEvents(ctx context.Context, tx pgx.Tx, events []eventrows.Event) (map[string]bool, error) {
 	sorted := slices.Clone(events)
-	slices.SortFunc(sorted, func(a, b plannedEvent) int { return cmp.Compare(a.plan.Event.ID, b.plan.Event.ID) })
+	slices.SortFunc(sorted, func(a, b eventrows.Event) int { return cmp.Compare(a.Plan.Event.ID, b.Plan.Event.ID) })
 	n := len(sorted)
 	ids, docs, planned := make([]string, n), make([]string, n), make([]string, n)
 	targeted, recipients := make([]int32, n), make([]int32, n)
 	at := make([]*time.Time, n)
 	for i, e := range sorted {
-		p := e.plan
-		ids[i], docs[i], planned[i] = p.Event.ID, e.doc, e.outcomes
+		p := e.Plan
+		ids[i], docs[i], planned[i] = p.Event.ID, e.Doc, e.Outcomes
 		targeted[i], recipients[i] = int32(p.Targeted), int32(len(p.Event.Audience.Users))
 		at[i] = ts(p.PlannedAt)
 	}
@@ -172,22 +119,6 @@ func insertEvents(ctx context.Context, tx pgx.Tx, events []plannedEvent) (map[st
 		fresh[id] = true
 	}
 	return fresh, nil
-}
-
-// newInboxRows lists the inbox items of the events in fresh, in order, as
-// RecordPlans returns them, with seqs from first on.
-func newInboxRows(events []plannedEvent, fresh map[string]bool, first int64) []inboxRow {
-	var rows []inboxRow
-	for _, e := range events {
-		if !fresh[e.plan.Event.ID] {
-			continue // planned before: its inbox items are already stored
-		}
-		for _, r := range e.inbox {
-			r.item.Seq = first + int64(len(rows))
-			rows = append(rows, r)
-		}
-	}
-	return rows
 }
 
 // RecordOutcomes upserts delivery outcomes in one statement: a later
@@ -284,48 +215,8 @@ func (s *Store) EventStatus(ctx context.Context, eventID string, recipientLimit 
 		return st, fmt.Errorf("pgstore: status of event %s: decode event: %w", eventID, err)
 	}
 	st.PlannedAt = fromTS(plannedAt)
-	var outs []plannedOutcome
-	if err := json.Unmarshal(planned, &outs); err != nil {
-		return st, fmt.Errorf("pgstore: status of event %s: decode planned outcomes: %w", eventID, err)
-	}
-	type key struct{ user, channel string }
-	merged := make(map[key]store.DeliveryRecord, len(outs))
-	for _, o := range outs {
-		merged[key{o.UserID, o.Channel}] = store.DeliveryRecord{EventID: eventID, UserID: o.UserID, Channel: o.Channel,
-			Outcome: o.Outcome, Reason: o.Reason, At: st.PlannedAt}
-	}
-	for _, r := range recorded {
-		merged[key{r.UserID, r.Channel}] = r
-	}
-
-	st.Channels = make(map[string]*store.ChannelCounts, len(prefs.Channels))
-	for _, ch := range prefs.Channels {
-		st.Channels[ch] = &store.ChannelCounts{Targeted: recipients, Outcomes: map[string]int{}}
-	}
-	final := map[string]int{}
-	all := make([]store.DeliveryRecord, 0, len(merged))
-	for _, r := range merged {
-		c := st.Channels[r.Channel]
-		if c == nil {
-			// A channel herald does not plan for every recipient: count
-			// what was recorded, target nothing.
-			c = &store.ChannelCounts{Outcomes: map[string]int{}}
-			st.Channels[r.Channel] = c
-		}
-		c.Outcomes[string(r.Outcome)]++
-		if r.Outcome.Final() {
-			final[r.Channel]++
-		}
-		all = append(all, r)
-	}
-	for ch, c := range st.Channels {
-		c.Pending = max(0, c.Targeted-final[ch])
-	}
-	if recipientLimit > 0 {
-		slices.SortFunc(all, func(a, b store.DeliveryRecord) int {
-			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Channel, b.Channel))
-		})
-		st.Recipients = all[:min(recipientLimit, len(all))]
+	if err := eventrows.Status(&st, eventID, planned, recipients, recorded, recipientLimit); err != nil {
+		return st, fmt.Errorf("pgstore: status of event %s: %w", eventID, err)
 	}
 	return st, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/herald/herald/internal/event"
 	"github.com/herald/herald/internal/store"
+	"github.com/herald/herald/internal/store/eventrows"
 )
 
 // DefaultInboxLimit is the page size ListInbox uses when the query's Limit
@@ -22,62 +23,16 @@ const inboxColumns = `seq, user_id, event_id, title, message, category, urgency,
 // inboxCopyColumns are the columns RecordPlans copies into the inbox.
 var inboxCopyColumns = []string{"user_id", "seq", "event_id", "title", "message", "category", "urgency", "actions", "data", "locale", "expires_at", "created_at"}
 
-// inboxRow is an inbox item to add, with its JSON columns encoded.
-type inboxRow struct {
-	item          store.InboxItem
-	actions, data []byte
-}
-
-// encodeInbox checks a plan's items and encodes their JSON columns. It
-// returns the items to add as RecordPlans returns them: ID is the event id,
-// CreatedAt is now where it was zero (to the microsecond, as stored), and a
-// user repeated within the plan gets the item once.
-func encodeInbox(items []store.InboxItem) ([]inboxRow, error) {
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	rows := make([]inboxRow, 0, len(items))
-	seen := make(map[string]bool, len(items))
-	for i := range items {
-		it := items[i]
-		if it.UserID == "" || (it.EventID == "" && it.ID == "") {
-			return nil, fmt.Errorf("inbox item %d needs a user id and an event id", i)
-		}
-		var r inboxRow
-		if len(it.Actions) > 0 {
-			b, err := json.Marshal(it.Actions)
-			if err != nil {
-				return nil, fmt.Errorf("actions of event %s: %w", it.EventID, err)
-			}
-			r.actions = b
-		}
-		if len(it.Data) > 0 {
-			r.data = it.Data
-		}
-		if seen[it.UserID] {
-			continue
-		}
-		seen[it.UserID] = true
-		if it.EventID == "" {
-			it.EventID = it.ID
-		}
-		it.ID = it.EventID
-		if it.CreatedAt.IsZero() {
-			it.CreatedAt = now
-		}
-		r.item = it
-		rows = append(rows, r)
-	}
-	return rows, nil
-}
-
 // copyInbox adds rows, whose seqs are set, with one COPY.
-func copyInbox(ctx context.Context, tx pgx.Tx, rows []inboxRow) error {
+func copyInbox(ctx context.Context, tx pgx.Tx, rows []eventrows.InboxRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"inbox"}, inboxCopyColumns, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-		it, r := &rows[i].item, &rows[i]
+		r := &rows[i]
+		it := &r.Item
 		return []any{it.UserID, it.Seq, it.EventID, it.Title, it.Message, it.Category, string(it.Urgency),
-			r.actions, r.data, it.Locale, it.ExpiresAt, it.CreatedAt}, nil
+			r.Actions, r.Data, it.Locale, it.ExpiresAt, it.CreatedAt}, nil
 	}))
 	if err != nil {
 		return fmt.Errorf("inbox: %w", err)

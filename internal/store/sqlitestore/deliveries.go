@@ -1,17 +1,15 @@
 package sqlitestore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
-	"github.com/herald/herald/internal/prefs"
 	"github.com/herald/herald/internal/store"
+	"github.com/herald/herald/internal/store/eventrows"
 )
 
 // insertEventsHead and insertEventsTail make the batch INSERT of events
@@ -39,15 +37,6 @@ const selectEventSQL = `SELECT doc, targeted, recipients, planned, planned_at FR
 
 const listRecordedSQL = `SELECT user_id, channel, outcome, reason, attempts, at FROM deliveries WHERE event_id = ?`
 
-// plannedOutcome is one outcome decided while planning, as stored in the
-// events.planned column (a JSON array): short names keep the blob small.
-type plannedOutcome struct {
-	UserID  string        `json:"u"`
-	Channel string        `json:"c"`
-	Outcome store.Outcome `json:"o"`
-	Reason  string        `json:"r,omitempty"`
-}
-
 // RecordPlans stores plans (each event with its planning outcomes as one
 // row) and adds their inbox items, all in one transaction. Repeating it is
 // harmless: an event keeps its first plan, and the inbox items of a plan
@@ -58,7 +47,7 @@ func (s *Store) RecordPlans(ctx context.Context, plans []store.Plan) ([]store.In
 	if len(plans) == 0 {
 		return nil, nil
 	}
-	events, err := encodePlans(plans)
+	events, err := eventrows.Encode(plans)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: record plans: %w", err)
 	}
@@ -68,7 +57,7 @@ func (s *Store) RecordPlans(ctx context.Context, plans []store.Plan) ([]store.In
 		if err != nil {
 			return err
 		}
-		added, err = s.insertInbox(ctx, tx, newInboxItems(events, fresh))
+		added, err = s.insertInbox(ctx, tx, eventrows.Added(events, fresh, time.Now().UTC()))
 		return err
 	})
 	if err != nil {
@@ -77,54 +66,9 @@ func (s *Store) RecordPlans(ctx context.Context, plans []store.Plan) ([]store.In
 	return added, nil
 }
 
-// plannedEvent is a plan encoded for the events table before the
-// transaction starts.
-type plannedEvent struct {
-	plan *store.Plan
-	// doc and outcomes are the doc and planned columns.
-	doc, outcomes string
-	// inbox holds the JSON columns of plan.Inbox, item by item.
-	inbox []encodedInbox
-}
-
-// encodePlans checks and encodes plans. A plan of an event planned earlier
-// in plans is left out: the event's first plan is the one kept.
-func encodePlans(plans []store.Plan) ([]plannedEvent, error) {
-	out := make([]plannedEvent, 0, len(plans))
-	seen := make(map[string]bool, len(plans))
-	for i := range plans {
-		p := &plans[i]
-		if p.Event.ID == "" {
-			return nil, fmt.Errorf("plan %d has no event id", i)
-		}
-		doc, err := json.Marshal(p.Event)
-		if err != nil {
-			return nil, fmt.Errorf("encode event %s: %w", p.Event.ID, err)
-		}
-		outs := make([]plannedOutcome, len(p.Outcomes))
-		for j, o := range p.Outcomes {
-			outs[j] = plannedOutcome{UserID: o.UserID, Channel: o.Channel, Outcome: o.Outcome, Reason: o.Reason}
-		}
-		planned, err := json.Marshal(outs)
-		if err != nil {
-			return nil, fmt.Errorf("encode outcomes of %s: %w", p.Event.ID, err)
-		}
-		inbox, err := encodeInbox(p.Inbox)
-		if err != nil {
-			return nil, err
-		}
-		if seen[p.Event.ID] {
-			continue
-		}
-		seen[p.Event.ID] = true
-		out = append(out, plannedEvent{plan: p, doc: string(doc), outcomes: string(planned), inbox: inbox})
-	}
-	return out, nil
-}
-
 // insertEvents adds the events' rows within tx and returns the ids of those
 // it inserted; the others were planned before.
-func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []plannedEvent) (map[string]bool, error) {
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []eventrows.Event) (map[string]bool, error) {
 	fresh := make(map[string]bool, len(events))
 	ins := &s.stmts.insertEvents
 	args := make([]any, 0, batchRows*ins.cols)
@@ -132,8 +76,8 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []plannedEv
 		st, n := ins.next(len(events) - start)
 		args = args[:0]
 		for _, e := range events[start : start+n] {
-			p := e.plan
-			args = append(args, p.Event.ID, e.doc, p.Targeted, len(p.Event.Audience.Users), e.outcomes, nanos(p.PlannedAt))
+			p := e.Plan
+			args = append(args, p.Event.ID, e.Doc, p.Targeted, len(p.Event.Audience.Users), e.Outcomes, nanos(p.PlannedAt))
 		}
 		rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 		if err == nil {
@@ -161,36 +105,6 @@ func addIDs(rows *sql.Rows, set map[string]bool) error {
 		return err
 	}
 	return rows.Close()
-}
-
-// newInboxItems lists the inbox items of the events in fresh, in order, as
-// RecordPlans returns them: ID is the event id, CreatedAt is now where it
-// was zero, and a user repeated within a plan gets the item once. Seq is
-// set when they are inserted.
-func newInboxItems(events []plannedEvent, fresh map[string]bool) []inboxRow {
-	now := time.Now().UTC()
-	var rows []inboxRow
-	for _, e := range events {
-		if !fresh[e.plan.Event.ID] {
-			continue // planned before: its inbox items are already stored
-		}
-		seen := make(map[string]bool, len(e.plan.Inbox))
-		for i, it := range e.plan.Inbox {
-			if seen[it.UserID] {
-				continue
-			}
-			seen[it.UserID] = true
-			if it.EventID == "" {
-				it.EventID = it.ID
-			}
-			it.ID = it.EventID
-			if it.CreatedAt.IsZero() {
-				it.CreatedAt = now
-			}
-			rows = append(rows, inboxRow{item: it, enc: e.inbox[i]})
-		}
-	}
-	return rows
 }
 
 // RecordOutcomes upserts delivery outcomes in one transaction: a later
@@ -247,52 +161,12 @@ func (s *Store) EventStatus(ctx context.Context, eventID string, recipientLimit 
 		return st, fmt.Errorf("sqlitestore: status of event %s: decode event: %w", eventID, err)
 	}
 	st.PlannedAt = fromNanos(plannedAt)
-	var outs []plannedOutcome
-	if err := json.Unmarshal([]byte(planned), &outs); err != nil {
-		return st, fmt.Errorf("sqlitestore: status of event %s: decode planned outcomes: %w", eventID, err)
-	}
-	type key struct{ user, channel string }
-	merged := make(map[key]store.DeliveryRecord, len(outs))
-	for _, o := range outs {
-		merged[key{o.UserID, o.Channel}] = store.DeliveryRecord{EventID: eventID, UserID: o.UserID, Channel: o.Channel,
-			Outcome: o.Outcome, Reason: o.Reason, At: st.PlannedAt}
-	}
 	recorded, err := listRecorded(ctx, tx, eventID)
 	if err != nil {
 		return st, fmt.Errorf("sqlitestore: status of event %s: %w", eventID, err)
 	}
-	for _, r := range recorded {
-		merged[key{r.UserID, r.Channel}] = r
-	}
-
-	st.Channels = make(map[string]*store.ChannelCounts, len(prefs.Channels))
-	for _, ch := range prefs.Channels {
-		st.Channels[ch] = &store.ChannelCounts{Targeted: recipients, Outcomes: map[string]int{}}
-	}
-	final := map[string]int{}
-	all := make([]store.DeliveryRecord, 0, len(merged))
-	for _, r := range merged {
-		c := st.Channels[r.Channel]
-		if c == nil {
-			// A channel herald does not plan for every recipient: count
-			// what was recorded, target nothing.
-			c = &store.ChannelCounts{Outcomes: map[string]int{}}
-			st.Channels[r.Channel] = c
-		}
-		c.Outcomes[string(r.Outcome)]++
-		if r.Outcome.Final() {
-			final[r.Channel]++
-		}
-		all = append(all, r)
-	}
-	for ch, c := range st.Channels {
-		c.Pending = max(0, c.Targeted-final[ch])
-	}
-	if recipientLimit > 0 {
-		slices.SortFunc(all, func(a, b store.DeliveryRecord) int {
-			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Channel, b.Channel))
-		})
-		st.Recipients = all[:min(recipientLimit, len(all))]
+	if err := eventrows.Status(&st, eventID, []byte(planned), recipients, recorded, recipientLimit); err != nil {
+		return st, fmt.Errorf("sqlitestore: status of event %s: %w", eventID, err)
 	}
 	return st, nil
 }

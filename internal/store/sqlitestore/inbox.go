@@ -9,6 +9,7 @@ import (
 
 	"github.com/herald/herald/internal/event"
 	"github.com/herald/herald/internal/store"
+	"github.com/herald/herald/internal/store/eventrows"
 )
 
 // DefaultInboxLimit is the page size ListInbox uses when the query's Limit
@@ -43,38 +44,6 @@ func eventKey(id string) int64 {
 	return int64(h >> 1)
 }
 
-// encodedInbox holds an item's JSON columns, encoded before the
-// transaction starts.
-type encodedInbox struct{ actions, data any }
-
-// encodeInbox checks items and encodes their JSON columns.
-func encodeInbox(items []store.InboxItem) ([]encodedInbox, error) {
-	enc := make([]encodedInbox, len(items))
-	for i := range items {
-		it := &items[i]
-		if it.UserID == "" || (it.EventID == "" && it.ID == "") {
-			return nil, fmt.Errorf("inbox item %d needs a user id and an event id", i)
-		}
-		if len(it.Actions) > 0 {
-			b, err := json.Marshal(it.Actions)
-			if err != nil {
-				return nil, fmt.Errorf("actions of event %s: %w", it.EventID, err)
-			}
-			enc[i].actions = string(b)
-		}
-		if len(it.Data) > 0 {
-			enc[i].data = string(it.Data)
-		}
-	}
-	return enc, nil
-}
-
-// inboxRow is an inbox item to add, with its encoded JSON columns.
-type inboxRow struct {
-	item store.InboxItem
-	enc  encodedInbox
-}
-
 // insertInbox adds rows within tx and returns their items with Seq set.
 //
 // Seqs are not read back row by row: SQLite gives a row inserted without a
@@ -82,7 +51,7 @@ type inboxRow struct {
 // inserts the rows of a VALUES list in order, so on the single write
 // connection the rows take the seqs that follow the largest one before
 // them. The rowid of the last row confirms it.
-func (s *Store) insertInbox(ctx context.Context, tx *sql.Tx, rows []inboxRow) ([]store.InboxItem, error) {
+func (s *Store) insertInbox(ctx context.Context, tx *sql.Tx, rows []eventrows.InboxRow) ([]store.InboxItem, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
@@ -96,9 +65,10 @@ func (s *Store) insertInbox(ctx context.Context, tx *sql.Tx, rows []inboxRow) ([
 		st, n := ins.next(len(rows) - start)
 		args = args[:0]
 		for i := start; i < start+n; i++ {
-			it, enc := &rows[i].item, rows[i].enc
+			r := &rows[i]
+			it := &r.Item
 			args = append(args, it.UserID, it.EventID, eventKey(it.EventID), it.Title, it.Message, it.Category, string(it.Urgency),
-				enc.actions, enc.data, it.Locale, nanosPtr(it.ExpiresAt), nanos(it.CreatedAt))
+				text(r.Actions), text(r.Data), it.Locale, nanosPtr(it.ExpiresAt), nanos(it.CreatedAt))
 		}
 		res, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 		if err == nil {
@@ -114,10 +84,18 @@ func (s *Store) insertInbox(ctx context.Context, tx *sql.Tx, rows []inboxRow) ([
 	}
 	added := make([]store.InboxItem, len(rows))
 	for i := range rows {
-		added[i] = rows[i].item
+		added[i] = rows[i].Item
 		added[i].Seq = before + 1 + int64(i)
 	}
 	return added, nil
+}
+
+// text is a JSON column's value: b as text, or NULL when b is nil.
+func text(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
 }
 
 // listInboxSQL is the page query: its parameters are the user, the cursor
