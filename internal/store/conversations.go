@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -44,6 +45,26 @@ type ConversationRef struct {
 // conversation): the first 16 bytes of their SHA-256, in hex.
 func ConversationRefID(channelID, userID, conversationID string) string {
 	return DeviceID(Platform("conv\x00"+channelID), userID+"\x00"+conversationID)
+}
+
+// PrepareConversationRef checks r before a driver saves it and fills in
+// what may be left empty: ID (ConversationRefID), UpdatedAt (now) and
+// CreatedAt (UpdatedAt). User, channel, conversation and service URL are
+// required.
+func PrepareConversationRef(r ConversationRef) (ConversationRef, error) {
+	if r.UserID == "" || r.ChannelID == "" || r.ConversationID == "" || r.ServiceURL == "" {
+		return ConversationRef{}, errors.New("user, channel, conversation and service URL are required")
+	}
+	if r.ID == "" {
+		r.ID = ConversationRefID(r.ChannelID, r.UserID, r.ConversationID)
+	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = time.Now().UTC()
+	}
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = r.UpdatedAt
+	}
+	return r, nil
 }
 
 // Conversations stores conversation references. Deliveries into a

@@ -143,6 +143,22 @@ type APIKey struct {
 	CreatedAt time.Time
 }
 
+// PrepareAPIKey checks k before a driver stores it and fills in what may
+// be left empty: CreatedAt (now) and Hash (empty: the column is NOT NULL).
+// The id is required.
+func PrepareAPIKey(k APIKey) (APIKey, error) {
+	if k.ID == "" {
+		return APIKey{}, errors.New("empty id")
+	}
+	if k.CreatedAt.IsZero() {
+		k.CreatedAt = time.Now()
+	}
+	if k.Hash == nil {
+		k.Hash = []byte{}
+	}
+	return k, nil
+}
+
 // Store is herald's persistent state. Every method is safe for concurrent
 // use. Writes that may be repeated after a crash are idempotent.
 type Store interface {

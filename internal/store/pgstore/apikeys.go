@@ -16,14 +16,9 @@ const apiKeyColumns = `id, name, role, hash, created_at`
 // CreateAPIKey stores a key. A zero CreatedAt is stored as now; an id that
 // is already taken is an error wrapping store.ErrConflict.
 func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) error {
-	if k.ID == "" {
-		return fmt.Errorf("pgstore: create api key: empty id")
-	}
-	if k.CreatedAt.IsZero() {
-		k.CreatedAt = time.Now()
-	}
-	if k.Hash == nil {
-		k.Hash = []byte{} // the column is NOT NULL
+	k, err := store.PrepareAPIKey(k)
+	if err != nil {
+		return fmt.Errorf("pgstore: create api key: %w", err)
 	}
 	tag, err := s.pool.Exec(ctx,
 		`INSERT INTO api_keys (`+apiKeyColumns+`) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,

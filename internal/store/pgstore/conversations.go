@@ -31,17 +31,9 @@ RETURNING ` + convColumns
 // SaveConversationRef upserts r under its id (derived when empty) in one
 // statement. User, channel, conversation and service URL are required.
 func (s *Store) SaveConversationRef(ctx context.Context, r store.ConversationRef) (store.ConversationRef, error) {
-	if r.UserID == "" || r.ChannelID == "" || r.ConversationID == "" || r.ServiceURL == "" {
-		return store.ConversationRef{}, fmt.Errorf("pgstore: save conversation reference: user, channel, conversation and service URL are required")
-	}
-	if r.ID == "" {
-		r.ID = store.ConversationRefID(r.ChannelID, r.UserID, r.ConversationID)
-	}
-	if r.UpdatedAt.IsZero() {
-		r.UpdatedAt = time.Now().UTC()
-	}
-	if r.CreatedAt.IsZero() {
-		r.CreatedAt = r.UpdatedAt
+	r, err := store.PrepareConversationRef(r)
+	if err != nil {
+		return store.ConversationRef{}, fmt.Errorf("pgstore: save conversation reference: %w", err)
 	}
 	out, err := scanConversationRef(s.pool.QueryRow(ctx, saveConvSQL,
 		r.ID, r.UserID, r.ChannelID, r.ConversationID, r.ServiceURL, r.TenantID, r.AccountID, r.AccountName,

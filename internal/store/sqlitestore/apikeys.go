@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/herald/herald/internal/store"
 )
@@ -12,14 +11,9 @@ import (
 // CreateAPIKey stores a key. A zero CreatedAt is stored as now; an id that
 // is already taken is an error.
 func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) error {
-	if k.ID == "" {
-		return fmt.Errorf("sqlitestore: create api key: empty id")
-	}
-	if k.CreatedAt.IsZero() {
-		k.CreatedAt = time.Now()
-	}
-	if k.Hash == nil {
-		k.Hash = []byte{} // the column is NOT NULL
+	k, err := store.PrepareAPIKey(k)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: create api key: %w", err)
 	}
 	res, err := s.write.ExecContext(ctx,
 		`INSERT INTO api_keys (id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,

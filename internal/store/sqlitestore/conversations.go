@@ -18,20 +18,12 @@ const convColumns = `id, user_id, channel_id, conversation_id, service_url, tena
 
 // SaveConversationRef upserts r under its id.
 func (s *Store) SaveConversationRef(ctx context.Context, r store.ConversationRef) (store.ConversationRef, error) {
-	if r.UserID == "" || r.ChannelID == "" || r.ConversationID == "" || r.ServiceURL == "" {
-		return store.ConversationRef{}, fmt.Errorf("sqlitestore: save conversation reference: user, channel, conversation and service URL are required")
-	}
-	if r.ID == "" {
-		r.ID = store.ConversationRefID(r.ChannelID, r.UserID, r.ConversationID)
-	}
-	if r.UpdatedAt.IsZero() {
-		r.UpdatedAt = time.Now().UTC()
-	}
-	if r.CreatedAt.IsZero() {
-		r.CreatedAt = r.UpdatedAt
+	r, err := store.PrepareConversationRef(r)
+	if err != nil {
+		return store.ConversationRef{}, fmt.Errorf("sqlitestore: save conversation reference: %w", err)
 	}
 	var out store.ConversationRef
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO conversation_refs (`+convColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '')
 			ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, channel_id = excluded.channel_id,
