@@ -2,8 +2,9 @@
 // drivers share: it checks store.Plans and encodes them for the events
 // table (the event document and the planned outcomes) and the inbox (the
 // JSON columns of each item), lists the inbox items RecordPlans returns,
-// and assembles a store.EventStatus from a stored row. It does no I/O and
-// knows no SQL: the drivers write and read the rows.
+// assembles a store.EventStatus from a stored row, and fills broadcast
+// receipts read from the inbox with their broadcast's content. It does no
+// I/O and knows no SQL: the drivers write and read the rows.
 package eventrows
 
 import (
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/herald/herald/internal/event"
 	"github.com/herald/herald/internal/prefs"
 	"github.com/herald/herald/internal/store"
 )
@@ -185,6 +187,22 @@ func Status(st *store.EventStatus, eventID string, planned []byte, recipients in
 			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Channel, b.Channel))
 		})
 		st.Recipients = all[:min(recipientLimit, len(all))]
+	}
+	return nil
+}
+
+// FillShared fills the content of the broadcast receipts at positions at of
+// items from their broadcasts, which hold it once for everyone; content
+// returns a broadcast's notification by event id.
+func FillShared(items []store.InboxItem, at []int, content func(eventID string) (event.Notification, error)) error {
+	for _, i := range at {
+		n, err := content(items[i].EventID)
+		if err != nil {
+			return err
+		}
+		it := &items[i]
+		it.Title, it.Message, it.Category, it.Urgency = n.Title, n.Message, n.Category, n.Urgency
+		it.Actions, it.Data, it.Locale, it.ExpiresAt = n.Actions, n.Data, n.Locale, n.ExpiresAt
 	}
 	return nil
 }

@@ -162,16 +162,9 @@ func scanInbox(row pgx.Row) (it store.InboxItem, shared bool, err error) {
 // fillShared fills the content of the broadcast receipts at positions at of
 // items from their broadcasts, which hold it once for everyone.
 func (s *Store) fillShared(ctx context.Context, items []store.InboxItem, at []int) error {
-	for _, i := range at {
-		n, err := s.broadcastNotification(ctx, items[i].EventID)
-		if err != nil {
-			return err
-		}
-		it := &items[i]
-		it.Title, it.Message, it.Category, it.Urgency = n.Title, n.Message, n.Category, n.Urgency
-		it.Actions, it.Data, it.Locale, it.ExpiresAt = n.Actions, n.Data, n.Locale, n.ExpiresAt
-	}
-	return nil
+	return eventrows.FillShared(items, at, func(eventID string) (event.Notification, error) {
+		return s.broadcastNotification(ctx, eventID)
+	})
 }
 
 // broadcastNotification returns a broadcast's notification, cached: a
