@@ -14,6 +14,7 @@ import (
 	"github.com/herald/herald/internal/event"
 	"github.com/herald/herald/internal/prefs"
 	"github.com/herald/herald/internal/store"
+	"github.com/herald/herald/internal/store/userids"
 )
 
 // importBatch is the most rows one statement of ImportUsers writes.
@@ -96,7 +97,7 @@ func (s *Store) AddMembers(ctx context.Context, topic string, users []string) (i
 	if _, err := s.LoadPreferences(ctx, users); err != nil {
 		return 0, err
 	}
-	users = sortedUnique(users)
+	users = userids.SortedUnique(users)
 	if len(users) == 0 {
 		return 0, nil
 	}
@@ -109,7 +110,7 @@ func (s *Store) AddMembers(ctx context.Context, topic string, users []string) (i
 
 // RemoveMembers removes people from a topic.
 func (s *Store) RemoveMembers(ctx context.Context, topic string, users []string) (int, error) {
-	users = sortedUnique(users)
+	users = userids.SortedUnique(users)
 	if len(users) == 0 {
 		return 0, nil
 	}
@@ -162,7 +163,7 @@ func (s *Store) ImportUsers(ctx context.Context, users []store.UserRecord) error
 		}
 	}
 	ps = sortPrefs(ps)
-	topics = sortedUnique(topics)
+	topics = userids.SortedUnique(topics)
 	slices.SortFunc(members, func(a, b membership) int { return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.user, b.user)) })
 	members = slices.Compact(members)
 
@@ -313,11 +314,7 @@ func (s *Store) AudiencePage(ctx context.Context, a event.Audience, after string
 				return nil, "", false, fmt.Errorf("pgstore: audience page: %w", err)
 			}
 		}
-		for _, id := range ids {
-			if p, ok := found[id]; ok {
-				page = append(page, p)
-			}
-		}
+		page = userids.Pick(ids, found)
 	}
 	kept, err := s.exclude(ctx, a.Exclude, page)
 	if err != nil {
@@ -364,16 +361,7 @@ func (s *Store) candidates(ctx context.Context, a event.Audience, after string, 
 			}
 		}
 	}
-	for _, u := range a.Users {
-		if u > after {
-			all = append(all, u)
-		}
-	}
-	slices.Sort(all)
-	all = slices.Compact(all)
-	if len(all) > limit {
-		all, more = all[:limit], true
-	}
+	all, more = userids.Merge(all, more, a.Users, after, limit)
 	return all, more, nil
 }
 
@@ -400,13 +388,7 @@ func (s *Store) exclude(ctx context.Context, x event.Exclusion, page []prefs.Pre
 			return nil, fmt.Errorf("excluded topics %q: %w", x.Topics, err)
 		}
 	}
-	kept := page[:0]
-	for _, p := range page {
-		if !out[p.UserID] {
-			kept = append(kept, p)
-		}
-	}
-	return kept, nil
+	return userids.Drop(page, out), nil
 }
 
 // receiptColumns are the columns of a broadcast's content-less inbox
@@ -485,11 +467,4 @@ func (s *Store) FinishBroadcast(ctx context.Context, eventID, state string, at t
 		return false, fmt.Errorf("pgstore: finish broadcast %s: %w", eventID, err)
 	}
 	return tag.RowsAffected() == 1, nil
-}
-
-// sortedUnique returns ids sorted without duplicates.
-func sortedUnique(ids []string) []string {
-	out := slices.Clone(ids)
-	slices.Sort(out)
-	return slices.Compact(out)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/herald/herald/internal/prefs"
 	"github.com/herald/herald/internal/store"
 	"github.com/herald/herald/internal/store/eventrows"
+	"github.com/herald/herald/internal/store/userids"
 )
 
 // CreateTopic creates a topic; store.ErrConflict if it exists.
@@ -105,7 +106,7 @@ func (s *Store) AddMembers(ctx context.Context, topic string, users []string) (i
 	if _, err := s.LoadPreferences(ctx, users); err != nil {
 		return 0, err
 	}
-	users = sortedUnique(users)
+	users = userids.SortedUnique(users)
 	added := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		added = 0
@@ -135,7 +136,7 @@ func (s *Store) RemoveMembers(ctx context.Context, topic string, users []string)
 	removed := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		removed = 0
-		for _, u := range sortedUnique(users) {
+		for _, u := range userids.SortedUnique(users) {
 			res, err := tx.ExecContext(ctx, `DELETE FROM members WHERE topic = ? AND user_id = ?`, topic, u)
 			if err != nil {
 				return err
@@ -359,11 +360,7 @@ func (s *Store) AudiencePage(ctx context.Context, a event.Audience, after string
 				return nil, "", false, err
 			}
 		}
-		for _, id := range ids {
-			if p, ok := found[id]; ok {
-				page = append(page, p)
-			}
-		}
+		page = userids.Pick(ids, found)
 	}
 	kept, err := s.exclude(ctx, a.Exclude, page)
 	return kept, last, done, err
@@ -385,16 +382,7 @@ func (s *Store) candidates(ctx context.Context, a event.Audience, after string, 
 		}
 		all = append(all, m...)
 	}
-	for _, u := range a.Users {
-		if u > after {
-			all = append(all, u)
-		}
-	}
-	slices.Sort(all)
-	all = slices.Compact(all)
-	if len(all) > limit {
-		all, more = all[:limit], true
-	}
+	all, more = userids.Merge(all, more, a.Users, after, limit)
 	return all, more, nil
 }
 
@@ -425,13 +413,7 @@ func (s *Store) exclude(ctx context.Context, x event.Exclusion, page []prefs.Pre
 			rows.Close()
 		}
 	}
-	kept := page[:0]
-	for _, p := range page {
-		if !out[p.UserID] {
-			kept = append(kept, p)
-		}
-	}
-	return kept, nil
+	return userids.Drop(page, out), nil
 }
 
 // sharedInboxRows is how many inbox receipts one INSERT statement adds.
@@ -569,13 +551,6 @@ func (s *Store) FinalOutcomes(ctx context.Context, eventID, channel string, user
 		}
 	}
 	return out, nil
-}
-
-// sortedUnique returns ids sorted without duplicates.
-func sortedUnique(ids []string) []string {
-	out := slices.Clone(ids)
-	slices.Sort(out)
-	return slices.Compact(out)
 }
 
 // fillShared fills the content of the broadcast receipts at positions at of
