@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/herald/herald/internal/prefs"
+	"github.com/herald/herald/internal/store/userids"
 )
 
 // prefsBatch is how many ids one LoadPreferences query asks for.
@@ -128,17 +129,10 @@ func (s *Store) LoadPreferences(ctx context.Context, ids []string) (map[string]p
 			return nil, fmt.Errorf("pgstore: load preferences: %w", err)
 		}
 	}
-	var missing []string
-	for _, id := range ids {
-		if _, ok := out[id]; !ok {
-			missing = append(missing, id)
-		}
-	}
+	missing := userids.Missing(ids, out)
 	if len(missing) == 0 {
 		return out, nil
 	}
-	slices.Sort(missing)
-	missing = slices.Compact(missing)
 	if err := s.createDefaults(ctx, missing, out); err != nil {
 		return nil, err
 	}

@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/herald/herald/internal/prefs"
+	"github.com/herald/herald/internal/store/userids"
 )
 
 // prefsBatch is how many ids one LoadPreferences query asks for. SQLite's
@@ -58,17 +58,10 @@ func (s *Store) LoadPreferences(ctx context.Context, ids []string) (map[string]p
 			return nil, err
 		}
 	}
-	var missing []string
-	for _, id := range ids {
-		if _, ok := out[id]; !ok {
-			missing = append(missing, id)
-		}
-	}
+	missing := userids.Missing(ids, out)
 	if len(missing) == 0 {
 		return out, nil
 	}
-	slices.Sort(missing)
-	missing = slices.Compact(missing)
 	if err := s.createDefaults(ctx, missing, out); err != nil {
 		return nil, err
 	}
