@@ -1,8 +1,6 @@
 package pgstore
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"testing"
 	"time"
@@ -16,8 +14,6 @@ import (
 
 // The benchmarks mirror sqlitestore's (same batch sizes, populations and
 // id shapes), so BENCHMARKS.md can put the drivers side by side.
-
-const benchBatch = 500
 
 // benchConns is the pool of a benchmark's store; the benchmarks call the
 // store from one goroutine, so it only bounds what pgx keeps open.
@@ -47,19 +43,6 @@ func openBench(b *testing.B, extra url.Values) *Store {
 	return s
 }
 
-// reportRows reports the benchmark's throughput in rows per second.
-func reportRows(b *testing.B, rowsPerOp int) {
-	b.ReportMetric(float64(b.N*rowsPerOp)/b.Elapsed().Seconds(), "rows/s")
-}
-
-// benchUser names the i-th user of a benchmark population.
-func benchUser(i int) string { return fmt.Sprintf("user-%07d", i) }
-
-// benchEventID returns a random event id shaped like event.IDFor's.
-func benchEventID(rng *rand.Rand) string {
-	return fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64())
-}
-
 // BenchmarkLoadPreferences loads batches of 500 ids from a store holding
 // 200,000 users: "mostly-existing" has 5% first-time users per batch (the
 // handler's steady state), "all-new" only first-time users (a first
@@ -80,7 +63,7 @@ func BenchmarkLoadPreferences(b *testing.B) {
 			for i := 0; i < existing; i += 10_000 {
 				recs := make([]store.UserRecord, 10_000)
 				for j := range recs {
-					recs[j].Preferences = prefs.Default(benchUser(i + j))
+					recs[j].Preferences = prefs.Default(storetest.BenchUser(i + j))
 				}
 				if err := s.ImportUsers(b.Context(), recs); err != nil {
 					b.Fatal(err)
@@ -89,25 +72,7 @@ func BenchmarkLoadPreferences(b *testing.B) {
 			if _, err := s.pool.Exec(b.Context(), `ANALYZE preferences`); err != nil {
 				b.Fatal(err)
 			}
-			ids := make([]string, benchBatch)
-			rng := rand.New(rand.NewPCG(1, 2))
-			for b.Loop() {
-				for j := range ids {
-					if rng.Float64() < bc.newShare {
-						ids[j] = fmt.Sprintf("new-%016x", rng.Uint64())
-					} else {
-						ids[j] = benchUser(rng.IntN(existing))
-					}
-				}
-				got, err := s.LoadPreferences(b.Context(), ids)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(got) == 0 {
-					b.Fatal("no preferences loaded")
-				}
-			}
-			reportRows(b, benchBatch)
+			storetest.BenchLoadPreferences(b, s, existing, bc.newShare)
 		})
 	}
 }
@@ -124,30 +89,7 @@ func BenchmarkLoadPreferences(b *testing.B) {
 func BenchmarkRecordPlans(b *testing.B) {
 	for _, sync := range []string{"on", "off"} {
 		b.Run("synchronous_commit="+sync, func(b *testing.B) {
-			s := openBench(b, url.Values{"synchronous_commit": {sync}})
-			rng := rand.New(rand.NewPCG(1, 2))
-			items := make([]store.InboxItem, benchBatch)
-			for i := range items {
-				items[i] = store.InboxItem{
-					Title:   "Training due",
-					Message: "Your safety training is due on Friday.",
-					Urgency: "normal",
-				}
-			}
-			for b.Loop() {
-				for i := range items {
-					items[i].UserID = benchUser(rng.IntN(200_000))
-					items[i].EventID = benchEventID(rng)
-				}
-				added, err := storetest.DeliverInbox(b.Context(), s, items)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(added) != benchBatch {
-					b.Fatalf("added %d items, want %d", len(added), benchBatch)
-				}
-			}
-			reportRows(b, benchBatch)
+			storetest.BenchRecordPlans(b, openBench(b, url.Values{"synchronous_commit": {sync}}))
 		})
 	}
 }
@@ -156,26 +98,7 @@ func BenchmarkRecordPlans(b *testing.B) {
 // events (random event ids), half new and half replacing a recorded one:
 // the delivery workers' hot path.
 func BenchmarkRecordOutcomes(b *testing.B) {
-	s := openBench(b, nil)
-	rng := rand.New(rand.NewPCG(1, 2))
-	recs := make([]store.DeliveryRecord, benchBatch)
-	at := time.Now()
-	for b.Loop() {
-		for i := range recs {
-			if i%2 == 0 || recs[i].EventID == "" {
-				recs[i] = store.DeliveryRecord{
-					EventID: benchEventID(rng), UserID: benchUser(rng.IntN(200_000)),
-					Channel: prefs.Mobile, Outcome: store.Delivered, Attempts: 1, At: at,
-				}
-			} else {
-				recs[i].Attempts++
-			}
-		}
-		if err := s.RecordOutcomes(b.Context(), recs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRows(b, benchBatch)
+	storetest.BenchRecordOutcomes(b, openBench(b, nil))
 }
 
 // BenchmarkRecordBroadcastChunk records chunks of 1,000 inbox receipts (the
@@ -192,7 +115,7 @@ func BenchmarkRecordBroadcastChunk(b *testing.B) {
 	users := make([]string, chunk)
 	for b.Loop() {
 		for i := range users {
-			users[i] = benchUser(next)
+			users[i] = storetest.BenchUser(next)
 			next++
 		}
 		c := store.BroadcastChunk{EventID: ev.ID, From: cursor, To: users[chunk-1], Recipients: chunk,
@@ -202,5 +125,5 @@ func BenchmarkRecordBroadcastChunk(b *testing.B) {
 		}
 		cursor = c.To
 	}
-	reportRows(b, chunk)
+	storetest.ReportRows(b, chunk)
 }

@@ -2,7 +2,6 @@ package sqlitestore
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -181,12 +180,7 @@ func TestConcurrentWritersQueue(t *testing.T) {
 
 // ---------------------------------------------------------------- benchmarks
 
-const benchBatch = 500
-
-// reportRows reports the benchmark's throughput in rows per second.
-func reportRows(b *testing.B, rowsPerOp int) {
-	b.ReportMetric(float64(b.N*rowsPerOp)/b.Elapsed().Seconds(), "rows/s")
-}
+// The benchmark bodies are storetest's, shared with pgstore.
 
 // BenchmarkLoadPreferences loads batches of 500 ids from a store holding
 // 200,000 users: "mostly-existing" has 5% first-time users per batch (the
@@ -203,80 +197,31 @@ func BenchmarkLoadPreferences(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			s := openTest(b, Options{})
-			ids := make([]string, benchBatch)
-			for i := 0; i < existing; i += benchBatch {
+			ids := make([]string, storetest.BenchBatch)
+			for i := 0; i < existing; i += storetest.BenchBatch {
 				for j := range ids {
-					ids[j] = benchUser(i + j)
+					ids[j] = storetest.BenchUser(i + j)
 				}
 				if _, err := s.LoadPreferences(b.Context(), ids); err != nil {
 					b.Fatal(err)
 				}
 			}
-			rng := rand.New(rand.NewPCG(1, 2))
-			for b.Loop() {
-				for j := range ids {
-					if rng.Float64() < bc.newShare {
-						ids[j] = fmt.Sprintf("new-%016x", rng.Uint64())
-					} else {
-						ids[j] = benchUser(rng.IntN(existing))
-					}
-				}
-				got, err := s.LoadPreferences(b.Context(), ids)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(got) == 0 {
-					b.Fatal("no preferences loaded")
-				}
-			}
-			reportRows(b, benchBatch)
+			storetest.BenchLoadPreferences(b, s, existing, bc.newShare)
 		})
 	}
 }
 
-// benchUser names the i-th user of a benchmark population.
-func benchUser(i int) string { return fmt.Sprintf("user-%07d", i) }
-
-// benchEventID returns a random event id shaped like event.IDFor's.
-func benchEventID(rng *rand.Rand) string {
-	return fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64())
-}
-
-// BenchmarkRecordPlans measures the handler's hot write path: each op is
-// one RecordPlans call (through storetest.DeliverInbox) of 500 single-user
-// events, each with its outcome and one inbox item; event ids are random
-// and recipients drawn from 200,000 users (the throughput target's shape).
-// rows/s counts events, which here equal inbox items. It runs with each
-// synchronous mode, so the cost of FULL shows. The database starts empty
-// and grows by 500 events an op, so the figure depends on -benchtime: the
-// ratio to another run with the same -benchtime is what to compare.
+// BenchmarkRecordPlans measures the handler's hot write path (see
+// storetest.BenchRecordPlans): 500 single-user events an op, recipients
+// drawn from 200,000 users (the throughput target's shape). It runs with
+// each synchronous mode, so the cost of FULL shows. The database starts
+// empty and grows by 500 events an op, so the figure depends on
+// -benchtime: the ratio to another run with the same -benchtime is what to
+// compare.
 func BenchmarkRecordPlans(b *testing.B) {
 	for _, sync := range []Synchronous{SyncNormal, SyncFull} {
 		b.Run("sync="+string(sync), func(b *testing.B) {
-			s := openTest(b, Options{Synchronous: sync})
-			rng := rand.New(rand.NewPCG(1, 2))
-			items := make([]store.InboxItem, benchBatch)
-			for i := range items {
-				items[i] = store.InboxItem{
-					Title:   "Training due",
-					Message: "Your safety training is due on Friday.",
-					Urgency: "normal",
-				}
-			}
-			for b.Loop() {
-				for i := range items {
-					items[i].UserID = benchUser(rng.IntN(200_000))
-					items[i].EventID = benchEventID(rng)
-				}
-				added, err := storetest.DeliverInbox(b.Context(), s, items)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(added) != benchBatch {
-					b.Fatalf("added %d items, want %d", len(added), benchBatch)
-				}
-			}
-			reportRows(b, benchBatch)
+			storetest.BenchRecordPlans(b, openTest(b, Options{Synchronous: sync}))
 		})
 	}
 }
@@ -285,24 +230,5 @@ func BenchmarkRecordPlans(b *testing.B) {
 // events (random event ids), half new and half replacing a recorded one:
 // the delivery workers' hot path.
 func BenchmarkRecordOutcomes(b *testing.B) {
-	s := openTest(b, Options{})
-	rng := rand.New(rand.NewPCG(1, 2))
-	recs := make([]store.DeliveryRecord, benchBatch)
-	at := time.Now()
-	for b.Loop() {
-		for i := range recs {
-			if i%2 == 0 || recs[i].EventID == "" {
-				recs[i] = store.DeliveryRecord{
-					EventID: benchEventID(rng), UserID: benchUser(rng.IntN(200_000)),
-					Channel: prefs.Mobile, Outcome: store.Delivered, Attempts: 1, At: at,
-				}
-			} else {
-				recs[i].Attempts++
-			}
-		}
-		if err := s.RecordOutcomes(b.Context(), recs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRows(b, benchBatch)
+	storetest.BenchRecordOutcomes(b, openTest(b, Options{}))
 }
