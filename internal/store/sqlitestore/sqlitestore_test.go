@@ -48,12 +48,7 @@ func TestReopenKeepsDataAndAppliesMigrationsOnce(t *testing.T) {
 			t.Fatalf("round %d: Open: %v", round, err)
 		}
 		if round == 0 {
-			if err := s.SavePreferences(t.Context(), saved); err != nil {
-				t.Fatalf("SavePreferences: %v", err)
-			}
-			if _, err := storetest.DeliverInbox(t.Context(), s, []store.InboxItem{{UserID: "ada", EventID: "e1", Message: "hi"}}); err != nil {
-				t.Fatalf("DeliverInbox: %v", err)
-			}
+			storetest.ReopenSeed(t, s, saved)
 		}
 		var applied, version int
 		err = s.read.QueryRowContext(t.Context(), `SELECT count(*), max(version_id) FROM goose_db_version WHERE version_id > 0`).Scan(&applied, &version)
@@ -63,16 +58,7 @@ func TestReopenKeepsDataAndAppliesMigrationsOnce(t *testing.T) {
 		if applied != version {
 			t.Errorf("round %d: %d migrations recorded for version %d, want each applied once", round, applied, version)
 		}
-		got, err := s.LoadPreferences(t.Context(), []string{"ada"})
-		if err != nil {
-			t.Fatalf("round %d: LoadPreferences: %v", round, err)
-		}
-		if p := got["ada"]; p.SendNotificationToMobileDevice || p.Locale != "fr-FR" || !p.UpdatedAt.Equal(saved.UpdatedAt) {
-			t.Errorf("round %d: preferences = %+v, want the saved record %+v", round, p, saved)
-		}
-		if n, err := s.UnreadCount(t.Context(), "ada"); err != nil || n != 1 {
-			t.Errorf("round %d: UnreadCount = %d, %v; want 1", round, n, err)
-		}
+		storetest.ReopenCheck(t, s, round, saved)
 		if err := s.Close(); err != nil {
 			t.Fatalf("round %d: Close: %v", round, err)
 		}
