@@ -2,9 +2,10 @@
 // drivers share: it checks store.Plans and encodes them for the events
 // table (the event document and the planned outcomes) and the inbox (the
 // JSON columns of each item), lists the inbox items RecordPlans returns,
-// assembles a store.EventStatus from a stored row, and fills broadcast
-// receipts read from the inbox with their broadcast's content. It does no
-// I/O and knows no SQL: the drivers write and read the rows.
+// assembles a store.EventStatus from a stored row, and assembles inbox
+// pages from the rows a driver reads, filling broadcast receipts with their
+// broadcast's content. It does no I/O and knows no SQL: the drivers write
+// and read the rows.
 package eventrows
 
 import (
@@ -205,4 +206,52 @@ func FillShared(items []store.InboxItem, at []int, content func(eventID string) 
 		it.Actions, it.Data, it.Locale, it.ExpiresAt = n.Actions, n.Data, n.Locale, n.ExpiresAt
 	}
 	return nil
+}
+
+// InboxPageArgs returns the page size of q, defaultLimit when q.Limit is not
+// positive, and the arguments of the driver's page query in order: the
+// user, the cursor when paged (q.Before > 0), and the limit.
+func InboxPageArgs(q store.InboxQuery, defaultLimit int) (limit int, args []any) {
+	limit = q.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	args = []any{q.UserID}
+	if q.Before > 0 {
+		args = append(args, q.Before)
+	}
+	return limit, append(args, limit)
+}
+
+// Rows is the part of a driver's result set that CollectInbox uses;
+// database/sql's *sql.Rows and pgx's Rows both have it.
+type Rows interface {
+	Next() bool
+	Err() error
+}
+
+// CollectInbox reads an inbox page of at most limit rows with scan, which
+// reports broadcast receipts, and fills those with their broadcast's
+// content (see FillShared). The caller closes rows.
+func CollectInbox[R Rows](rows R, limit int, scan func(R) (store.InboxItem, bool, error),
+	content func(eventID string) (event.Notification, error)) ([]store.InboxItem, error) {
+	out := make([]store.InboxItem, 0, min(limit, 64))
+	var sharedAt []int
+	for rows.Next() {
+		it, shared, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		if shared {
+			sharedAt = append(sharedAt, len(out))
+		}
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := FillShared(out, sharedAt, content); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

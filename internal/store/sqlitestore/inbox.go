@@ -120,36 +120,15 @@ const markReadSQL = `UPDATE inbox SET read_at = coalesce(read_at, ?) WHERE user_
 // ListInbox returns a page of an inbox, newest first. A Limit that is not
 // positive means DefaultInboxLimit.
 func (s *Store) ListInbox(ctx context.Context, q store.InboxQuery) ([]store.InboxItem, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = DefaultInboxLimit
-	}
-	args := []any{q.UserID}
-	if q.Before > 0 {
-		args = append(args, q.Before)
-	}
-	args = append(args, limit)
+	limit, args := eventrows.InboxPageArgs(q, DefaultInboxLimit)
 	rows, err := s.read.QueryContext(ctx, listInboxSQL(q.Before > 0, q.UnreadOnly), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list inbox of %q: %w", q.UserID, err)
 	}
 	defer rows.Close()
-	out := make([]store.InboxItem, 0, min(limit, 64))
-	var sharedAt []int
-	for rows.Next() {
-		it, shared, err := scanInbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: list inbox of %q: %w", q.UserID, err)
-		}
-		if shared {
-			sharedAt = append(sharedAt, len(out))
-		}
-		out = append(out, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlitestore: list inbox of %q: %w", q.UserID, err)
-	}
-	if err := s.fillShared(ctx, out, sharedAt); err != nil {
+	out, err := eventrows.CollectInbox(rows, limit, scanInbox,
+		func(eventID string) (event.Notification, error) { return s.broadcastNotification(ctx, eventID) })
+	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list inbox of %q: %w", q.UserID, err)
 	}
 	return out, nil
