@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/herald/herald/internal/event"
@@ -254,4 +255,38 @@ func CollectInbox[R Rows](rows R, limit int, scan func(R) (store.InboxItem, bool
 		return nil, err
 	}
 	return out, nil
+}
+
+// Contents caches broadcasts' notifications by event id: a broadcast's
+// content never changes and every recipient reads the same. The zero value
+// is ready to use and safe for concurrent use.
+type Contents struct{ m sync.Map }
+
+// Get returns the notification of broadcast eventID: cached, or decoded
+// from the broadcast's doc column, which read returns.
+func (c *Contents) Get(eventID string, read func() ([]byte, error)) (event.Notification, error) {
+	if n, ok := c.m.Load(eventID); ok {
+		return n.(event.Notification), nil
+	}
+	doc, err := read()
+	if err != nil {
+		return event.Notification{}, fmt.Errorf("content of broadcast %s: %w", eventID, err)
+	}
+	var ev event.Event
+	if err := json.Unmarshal(doc, &ev); err != nil {
+		return event.Notification{}, fmt.Errorf("content of broadcast %s: %w", eventID, err)
+	}
+	c.m.Store(eventID, ev.Notification)
+	return ev.Notification, nil
+}
+
+// DecodeBroadcast decodes a broadcasts row's doc and counts columns into b.
+func DecodeBroadcast(b *store.Broadcast, doc, counts []byte) error {
+	if err := json.Unmarshal(doc, &b.Event); err != nil {
+		return fmt.Errorf("decode broadcast event: %w", err)
+	}
+	if err := json.Unmarshal(counts, &b.Counts); err != nil {
+		return fmt.Errorf("decode broadcast counts: %w", err)
+	}
+	return nil
 }

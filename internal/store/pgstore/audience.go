@@ -14,6 +14,7 @@ import (
 	"github.com/herald/herald/internal/event"
 	"github.com/herald/herald/internal/prefs"
 	"github.com/herald/herald/internal/store"
+	"github.com/herald/herald/internal/store/eventrows"
 	"github.com/herald/herald/internal/store/userids"
 )
 
@@ -238,11 +239,8 @@ func scanBroadcast(row pgx.Row) (store.Broadcast, error) {
 	if err := row.Scan(&doc, &b.State, &b.Cursor, &b.Recipients, &counts, &started, &ended); err != nil {
 		return b, err
 	}
-	if err := json.Unmarshal(doc, &b.Event); err != nil {
-		return b, fmt.Errorf("decode broadcast event: %w", err)
-	}
-	if err := json.Unmarshal(counts, &b.Counts); err != nil {
-		return b, fmt.Errorf("decode broadcast counts: %w", err)
+	if err := eventrows.DecodeBroadcast(&b, doc, counts); err != nil {
+		return b, err
 	}
 	b.StartedAt, b.FinishedAt = fromTS(started), fromTS(ended)
 	return b, nil

@@ -149,17 +149,9 @@ func (s *Store) fillShared(ctx context.Context, items []store.InboxItem, at []in
 // broadcastNotification returns a broadcast's notification, cached: a
 // broadcast's content never changes and every recipient reads the same.
 func (s *Store) broadcastNotification(ctx context.Context, eventID string) (event.Notification, error) {
-	if n, ok := s.shared.Load(eventID); ok {
-		return n.(event.Notification), nil
-	}
-	var doc []byte
-	if err := s.pool.QueryRow(ctx, `SELECT doc FROM broadcasts WHERE event_id = $1`, eventID).Scan(&doc); err != nil {
-		return event.Notification{}, fmt.Errorf("content of broadcast %s: %w", eventID, err)
-	}
-	var ev event.Event
-	if err := json.Unmarshal(doc, &ev); err != nil {
-		return event.Notification{}, fmt.Errorf("content of broadcast %s: %w", eventID, err)
-	}
-	s.shared.Store(eventID, ev.Notification)
-	return ev.Notification, nil
+	return s.shared.Get(eventID, func() ([]byte, error) {
+		var doc []byte
+		err := s.pool.QueryRow(ctx, `SELECT doc FROM broadcasts WHERE event_id = $1`, eventID).Scan(&doc)
+		return doc, err
+	})
 }

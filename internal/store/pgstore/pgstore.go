@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,6 +17,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/herald/herald/internal/store"
+	"github.com/herald/herald/internal/store/eventrows"
 )
 
 //go:embed migrations/*.sql
@@ -40,8 +40,8 @@ type Options struct {
 // concurrent use, by several processes sharing one database too.
 type Store struct {
 	pool *pgxpool.Pool
-	// shared caches broadcast notifications by event id (they never change).
-	shared sync.Map
+	// shared caches broadcast notifications.
+	shared eventrows.Contents
 }
 
 var _ store.Store = (*Store)(nil)

@@ -273,11 +273,8 @@ func scanBroadcast(row interface{ Scan(...any) error }) (store.Broadcast, error)
 	if err := row.Scan(&doc, &b.State, &b.Cursor, &b.Recipients, &counts, &started, &ended); err != nil {
 		return b, err
 	}
-	if err := json.Unmarshal([]byte(doc), &b.Event); err != nil {
-		return b, fmt.Errorf("decode broadcast event: %w", err)
-	}
-	if err := json.Unmarshal([]byte(counts), &b.Counts); err != nil {
-		return b, fmt.Errorf("decode broadcast counts: %w", err)
+	if err := eventrows.DecodeBroadcast(&b, []byte(doc), []byte(counts)); err != nil {
+		return b, err
 	}
 	b.StartedAt, b.FinishedAt = fromNanos(started), fromNanos(ended)
 	return b, nil
@@ -564,17 +561,9 @@ func (s *Store) fillShared(ctx context.Context, items []store.InboxItem, at []in
 // broadcastNotification returns a broadcast's notification, cached: a
 // broadcast's content never changes and every recipient reads the same.
 func (s *Store) broadcastNotification(ctx context.Context, eventID string) (event.Notification, error) {
-	if n, ok := s.shared.Load(eventID); ok {
-		return n.(event.Notification), nil
-	}
-	var doc string
-	if err := s.read.QueryRowContext(ctx, `SELECT doc FROM broadcasts WHERE event_id = ?`, eventID).Scan(&doc); err != nil {
-		return event.Notification{}, fmt.Errorf("content of broadcast %s: %w", eventID, err)
-	}
-	var ev event.Event
-	if err := json.Unmarshal([]byte(doc), &ev); err != nil {
-		return event.Notification{}, fmt.Errorf("content of broadcast %s: %w", eventID, err)
-	}
-	s.shared.Store(eventID, ev.Notification)
-	return ev.Notification, nil
+	return s.shared.Get(eventID, func() ([]byte, error) {
+		var doc string
+		err := s.read.QueryRowContext(ctx, `SELECT doc FROM broadcasts WHERE event_id = ?`, eventID).Scan(&doc)
+		return []byte(doc), err
+	})
 }

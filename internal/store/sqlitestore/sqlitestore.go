@@ -10,13 +10,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/herald/herald/internal/store"
+	"github.com/herald/herald/internal/store/eventrows"
 )
 
 //go:embed migrations/*.sql
@@ -105,8 +105,8 @@ type Store struct {
 	// ckpt is the connection of the background checkpointer.
 	ckpt               *sql.DB
 	stopCkpt, ckptDone chan struct{}
-	// shared caches broadcast notifications by event id (they never change).
-	shared sync.Map
+	// shared caches broadcast notifications.
+	shared eventrows.Contents
 }
 
 var _ store.Store = (*Store)(nil)
