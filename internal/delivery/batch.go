@@ -35,6 +35,13 @@ type Item struct {
 	Note string `json:"note,omitempty"`
 }
 
+// Matches reports whether a job of ev with note joins it: the same event
+// with the same text (templates render it per person) and the same note.
+func (it Item) Matches(ev event.Event, note string) bool {
+	a, b := it.Event.Notification, ev.Notification
+	return it.Event.ID == ev.ID && it.Note == note && a.Title == b.Title && a.Message == b.Message && a.Locale == b.Locale
+}
+
 // Size counts the (person, event) jobs in the batch.
 func (b Batch) Size() int {
 	n := 0

@@ -330,16 +330,11 @@ func notConfigured(b Batch, now time.Time) []store.DeliveryRecord {
 // add appends one job to a retry batch, grouping users of the same event
 // with the same text (templates render it per person) and note.
 func (b *Batch) add(j channel.Job, note string) {
-	if n := len(b.Items); n > 0 && sameItem(b.Items[n-1], j, note) {
+	if n := len(b.Items); n > 0 && b.Items[n-1].Matches(j.Event, note) {
 		b.Items[n-1].Users = append(b.Items[n-1].Users, j.UserID)
 		return
 	}
 	b.Items = append(b.Items, Item{Event: j.Event, Users: []string{j.UserID}, Note: note})
-}
-
-func sameItem(it Item, j channel.Job, note string) bool {
-	a, b := it.Event.Notification, j.Event.Notification
-	return it.Event.ID == j.Event.ID && it.Note == note && a.Title == b.Title && a.Message == b.Message && a.Locale == b.Locale
 }
 
 // oldest is when the batch's oldest event was received.

@@ -525,6 +525,7 @@ type queueKey struct {
 	notBefore time.Time
 }
 
+// itemKey is a batch and what delivery.Item.Matches compares.
 type itemKey struct {
 	batch                         queueKey
 	event, title, message, locale string
@@ -550,7 +551,7 @@ func (q *queue) addNoted(ev event.Event, channel, user string, notBefore time.Ti
 		q.batches[k] = b
 		q.order = append(q.order, k)
 	}
-	if n := len(b.Items); n > 0 && sameText(b.Items[n-1].Event, ev) && b.Items[n-1].Note == note {
+	if n := len(b.Items); n > 0 && b.Items[n-1].Matches(ev, note) {
 		b.Items[n-1].Users = append(b.Items[n-1].Users, user)
 		return
 	}
@@ -564,13 +565,6 @@ func (q *queue) addNoted(ev event.Event, channel, user string, notBefore time.Ti
 	body := ev
 	body.Audience = event.Audience{}
 	b.Items = append(b.Items, delivery.Item{Event: body, Users: []string{user}, Note: note})
-}
-
-// sameText reports whether a and b are the same event with the same text
-// (templates render it per person).
-func sameText(a, b event.Event) bool {
-	return a.ID == b.ID && a.Notification.Title == b.Notification.Title &&
-		a.Notification.Message == b.Notification.Message && a.Notification.Locale == b.Notification.Locale
 }
 
 // publish stores every queued batch on the hub.
