@@ -160,21 +160,17 @@ func (a *API) eventStatus(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = d
 	}
-	st, err := a.waitEventStatus(r, id, limit, wait)
-	if errors.Is(err, store.ErrNotFound) {
-		if ev, ok, serr := handler.Scheduled(r.Context(), a.deps.Store, id); serr != nil {
-			a.storeError(w, serr)
-			return
-		} else if ok {
-			writeJSON(w, http.StatusOK, statusView{ID: ev.ID, Source: ev.Source, SourceID: ev.SourceID, Type: ev.Type,
-				ReceivedAt: ev.ReceivedAt, DeliverAt: ev.Notification.DeliverAt, State: "scheduled",
-				Channels: map[string]*store.ChannelCounts{}, Recipients: []recipientView{}})
-			return
-		}
+	st, ev, err := a.waitEventStatus(r, id, limit, wait)
+	switch {
+	case ev != nil:
+		writeJSON(w, http.StatusOK, statusView{ID: ev.ID, Source: ev.Source, SourceID: ev.SourceID, Type: ev.Type,
+			ReceivedAt: ev.ReceivedAt, DeliverAt: ev.Notification.DeliverAt, State: "scheduled",
+			Channels: map[string]*store.ChannelCounts{}, Recipients: []recipientView{}})
+		return
+	case errors.Is(err, store.ErrNotFound):
 		problem.Write(w, problem.NotFound, "No event "+id+" has been planned. An event accepted moments ago may still be queued; ask again shortly. Ids are the 'id' values of the 202 answer.", nil, 0)
 		return
-	}
-	if err != nil {
+	case err != nil:
 		a.storeError(w, err)
 		return
 	}
@@ -204,23 +200,32 @@ func (a *API) eventStatus(w http.ResponseWriter, r *http.Request) {
 // maxStatusWait bounds GET /v1/events/{id}?wait=.
 const maxStatusWait = 30 * time.Second
 
-// waitEventStatus reads an event's status; with wait > 0 an event not yet
-// planned (accepted moments ago, still queued) is looked for again until it
-// is or wait has passed, so that a client that just sent it need not poll
-// through 404s.
-func (a *API) waitEventStatus(r *http.Request, id string, limit int, wait time.Duration) (store.EventStatus, error) {
+// waitEventStatus reads an event's status or, while it is not planned, the
+// event if it waits for its deliverAt (ev, with state scheduled). With
+// wait > 0 an event neither planned nor scheduled (accepted moments ago,
+// still queued) is looked for again until it is or wait has passed, so that
+// a client that just sent it need not poll through 404s; then err is
+// store.ErrNotFound, or the error of the last look for a scheduled event.
+func (a *API) waitEventStatus(r *http.Request, id string, limit int, wait time.Duration) (store.EventStatus, *event.Event, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		st, err := a.deps.Store.EventStatus(r.Context(), id, limit)
-		if !errors.Is(err, store.ErrNotFound) || !time.Now().Before(deadline) {
-			return st, err
+		if !errors.Is(err, store.ErrNotFound) {
+			return st, nil, err
 		}
-		if _, scheduled, _ := handler.Scheduled(r.Context(), a.deps.Store, id); scheduled {
-			return st, err // the caller shows it as scheduled
+		ev, scheduled, serr := handler.Scheduled(r.Context(), a.deps.Store, id)
+		if scheduled {
+			return st, &ev, nil
+		}
+		if serr != nil {
+			err = serr
+		}
+		if !time.Now().Before(deadline) {
+			return st, nil, err
 		}
 		select {
 		case <-r.Context().Done():
-			return st, err
+			return st, nil, err
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
