@@ -3,9 +3,7 @@ package httpapi
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/herald/herald/internal/event"
@@ -36,19 +34,9 @@ func (a *API) postSource(w http.ResponseWriter, r *http.Request) {
 		a.rejectSource(w, problem.ShuttingDown, "This herald process is shutting down; send to another one or retry shortly.", nil)
 		return
 	}
-	limit := a.deps.Ingest.Limits().MaxBodyBytes
-	if r.ContentLength > limit {
-		a.rejectSource(w, problem.PayloadTooLarge, fmt.Sprintf("The body is %d bytes; at most %d are accepted.", r.ContentLength, limit), nil)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			a.rejectSource(w, problem.PayloadTooLarge, fmt.Sprintf("The body is larger than %d bytes.", limit), nil)
-			return
-		}
-		a.rejectSource(w, problem.InvalidRequest, "The body could not be read: "+err.Error(), nil)
+	body, code, detail := a.deps.Ingest.ReadBody(w, r)
+	if code != "" {
+		a.rejectSource(w, code, detail, nil)
 		return
 	}
 	now := time.Now()
@@ -113,10 +101,7 @@ func (a *API) rejectSource(w http.ResponseWriter, code problem.Code, detail stri
 	case code == problem.HubUnavailable, code == problem.ShuttingDown:
 		retry = time.Second
 	}
-	if a.deps.Metrics != nil {
-		a.deps.Metrics.IngestRejected.WithLabelValues(strconv.Itoa(problem.Table[code].Status)).Inc()
-	}
-	problem.Write(w, code, detail, fields, retry)
+	a.deps.Ingest.Refuse(w, code, detail, retry, fields...)
 }
 
 // listSources answers GET /v1/sources: every definition, secrets shown only

@@ -66,10 +66,6 @@ func New(h hub.Hub, cfg Config, log *slog.Logger, m *metrics.Metrics) *Ingest {
 	return &Ingest{hub: h, cfg: cfg, log: log, metrics: m, now: time.Now, admit: newAdmission(h, cfg, log)}
 }
 
-// Limits are the bounds in force, defaults applied, for the other edges
-// that take request bodies (source adapters).
-func (in *Ingest) Limits() Config { return in.cfg }
-
 // Accepted names one stored event in the 202 answer.
 type Accepted struct {
 	ID       string `json:"id"`
@@ -94,7 +90,7 @@ func (in *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wait, ok := in.admit.take(rateKey(r.Context()), len(events)); !ok {
-		in.rejectRetry(w, problem.RateLimited, fmt.Sprintf("This API key may send %g events per second (--key-rate); nothing was accepted. Retry after %s.", in.cfg.KeyRate, wait.Round(time.Millisecond)), wait)
+		in.Refuse(w, problem.RateLimited, fmt.Sprintf("This API key may send %g events per second (--key-rate); nothing was accepted. Retry after %s.", in.cfg.KeyRate, wait.Round(time.Millisecond)), wait)
 		return
 	}
 	if err := in.Publish(r.Context(), events); errors.Is(err, ErrBacklog) {
@@ -122,7 +118,7 @@ func (in *Ingest) reject(w http.ResponseWriter, code problem.Code, detail string
 	if code == problem.HubUnavailable {
 		retry = time.Second
 	}
-	in.rejectRetry(w, code, detail, retry, fields...)
+	in.Refuse(w, code, detail, retry, fields...)
 }
 
 // refuseBacklog answers 429 backlog for a *BacklogError.
@@ -132,30 +128,48 @@ func (in *Ingest) refuseBacklog(w http.ResponseWriter, err error) {
 	if errors.As(err, &be) {
 		retry = be.RetryAfter
 	}
-	in.rejectRetry(w, problem.Backlog, err.Error()+"; nothing was accepted.", retry)
+	in.Refuse(w, problem.Backlog, err.Error()+"; nothing was accepted.", retry)
 }
 
-// rejectRetry renders and counts a refusal asking to retry after retry.
-func (in *Ingest) rejectRetry(w http.ResponseWriter, code problem.Code, detail string, retry time.Duration, fields ...event.FieldError) {
+// Refuse renders a refusal of events asking to retry after retry (none when
+// 0) and counts it with the ingest rejections, for every edge that takes
+// events.
+func (in *Ingest) Refuse(w http.ResponseWriter, code problem.Code, detail string, retry time.Duration, fields ...event.FieldError) {
 	if in.metrics != nil {
 		in.metrics.IngestRejected.WithLabelValues(fmt.Sprint(problem.Table[code].Status)).Inc()
 	}
 	problem.Write(w, code, detail, fields, retry)
 }
 
-// read parses the request into events, or says what is wrong.
-func (in *Ingest) read(w http.ResponseWriter, r *http.Request) (events []event.Event, mode string, code problem.Code, detail string, fields []event.FieldError) {
-	if r.ContentLength > in.cfg.MaxBodyBytes {
-		return nil, "", problem.PayloadTooLarge, fmt.Sprintf("The body is %d bytes; at most %d are accepted. Split the batch.", r.ContentLength, in.cfg.MaxBodyBytes), nil
+// ReadBody reads a request's body, at most Config.MaxBodyBytes of it, or
+// returns the problem to answer: PayloadTooLarge above the limit,
+// InvalidRequest when it cannot be read.
+func (in *Ingest) ReadBody(w http.ResponseWriter, r *http.Request) (body []byte, code problem.Code, detail string) {
+	limit := in.cfg.MaxBodyBytes
+	if r.ContentLength > limit {
+		return nil, problem.PayloadTooLarge, fmt.Sprintf("The body is %d bytes; at most %d are accepted.", r.ContentLength, limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, in.cfg.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, "", problem.PayloadTooLarge, fmt.Sprintf("The body is larger than %d bytes. Split the batch.", in.cfg.MaxBodyBytes), nil
+			return nil, problem.PayloadTooLarge, fmt.Sprintf("The body is larger than %d bytes.", limit)
 		}
-		return nil, "", problem.InvalidRequest, "The body could not be read: " + err.Error(), nil
+		return nil, problem.InvalidRequest, "The body could not be read: " + err.Error()
 	}
+	return body, "", ""
+}
+
+// read parses the request into events, or says what is wrong.
+func (in *Ingest) read(w http.ResponseWriter, r *http.Request) (events []event.Event, mode string, code problem.Code, detail string, fields []event.FieldError) {
+	body, code, detail := in.ReadBody(w, r)
+	if code == problem.PayloadTooLarge {
+		detail += " Split the batch."
+	}
+	if code != "" {
+		return nil, "", code, detail, nil
+	}
+	var err error
 	now := in.now().UTC()
 	ct := r.Header.Get("Content-Type")
 	mt, _, _ := mime.ParseMediaType(ct)
