@@ -16,33 +16,8 @@ import (
 	"github.com/herald/herald/internal/deadletter"
 )
 
-// deadLetter mirrors the API's dead letter.
-type deadLetter struct {
-	Seq            uint64    `json:"seq"`
-	Topic          string    `json:"topic"`
-	Key            string    `json:"key"`
-	Reason         string    `json:"reason"`
-	Events         []string  `json:"events,omitempty"`
-	Channel        string    `json:"channel,omitempty"`
-	Recipients     []string  `json:"recipients,omitempty"`
-	RecipientCount int       `json:"recipientCount"`
-	Attempts       int       `json:"attempts"`
-	LastError      string    `json:"lastError,omitempty"`
-	At             time.Time `json:"at"`
-	Data           string    `json:"data,omitempty"`
-}
-
-// bulkAnswer mirrors the API's answer to :replay and :purge.
-type bulkAnswer struct {
-	DryRun      bool         `json:"dryRun"`
-	Matched     int          `json:"matched"`
-	Replayed    *int         `json:"replayed"`
-	Purged      *int         `json:"purged"`
-	DeadLetters []deadLetter `json:"deadLetters"`
-}
-
 // printDeadLetters writes a table of dead letters.
-func printDeadLetters(w io.Writer, list []deadLetter) error {
+func printDeadLetters(w io.Writer, list []deadletter.View) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tTOPIC\tCHANNEL\tEVENT\tRECIPIENTS\tATTEMPTS\tAT\tLAST ERROR")
 	for _, d := range list {
@@ -96,7 +71,6 @@ func (s *selection) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&s.olderThan, "older-than", 0, "only dead letters stored longer ago than this (such as 24h)")
 }
 
-// body builds the API's filter document.
 // bulk reports whether the command works on a selection (--all, --filter,
 // --older-than) rather than the seqs in args, refusing both or neither.
 func (s selection) bulk(args []string) (bool, error) {
@@ -110,6 +84,7 @@ func (s selection) bulk(args []string) (bool, error) {
 	return bulk, nil
 }
 
+// body builds the API's bulk request (a deadletter.Request).
 func (s *selection) body(dryRun bool) ([]byte, error) {
 	f, err := deadletter.ParseFilter(s.filter)
 	if err != nil {
@@ -121,22 +96,11 @@ func (s *selection) body(dryRun bool) ([]byte, error) {
 	if f.IsZero() && s.olderThan == 0 && !s.all {
 		return nil, errors.New("say which dead letters: --all, --filter or --older-than")
 	}
-	doc := map[string]any{"dryRun": dryRun}
-	if s.all {
-		doc["all"] = true
-	}
-	for k, v := range map[string]string{"topic": f.Topic, "reason": f.Reason, "event": f.Event, "channel": f.Channel, "user": f.User} {
-		if v != "" {
-			doc[k] = v
-		}
-	}
-	if !f.Before.IsZero() {
-		doc["before"] = f.Before
-	}
+	req := deadletter.Request{All: s.all, Filter: f, DryRun: dryRun}
 	if s.olderThan > 0 {
-		doc["olderThan"] = s.olderThan.String()
+		req.OlderThan = s.olderThan.String()
 	}
-	return json.Marshal(doc)
+	return json.Marshal(req)
 }
 
 func newDLQCmd() *cobra.Command {
@@ -153,7 +117,7 @@ func newDLQCmd() *cobra.Command {
 				return err
 			}
 			var out struct {
-				DeadLetters []deadLetter `json:"deadLetters"`
+				DeadLetters []deadletter.View `json:"deadLetters"`
 			}
 			path := fmt.Sprintf("/v1/deadletters?after=%d&limit=%d", after, limit)
 			if err := c.Do(cmd.Context(), http.MethodGet, path, "", nil, &out); err != nil {
@@ -176,7 +140,7 @@ func newDLQCmd() *cobra.Command {
 				return fmt.Errorf("%q is not a dead letter's seq (see 'herald dlq list')", args[0])
 			}
 			var out struct {
-				DeadLetters []deadLetter `json:"deadLetters"`
+				DeadLetters []deadletter.View `json:"deadLetters"`
 			}
 			if err := c.Do(cmd.Context(), http.MethodGet, fmt.Sprintf("/v1/deadletters?after=%d&limit=1", seq-1), "", nil, &out); err != nil {
 				return err
@@ -213,7 +177,7 @@ func newDLQCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				var ans bulkAnswer
+				var ans deadletter.Answer
 				if err := c.Do(cmd.Context(), http.MethodPost, "/v1/deadletters:replay", "application/json", body, &ans); err != nil {
 					return err
 				}
@@ -267,7 +231,7 @@ func newDLQCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				var ans bulkAnswer
+				var ans deadletter.Answer
 				if err := c.Do(cmd.Context(), http.MethodPost, "/v1/deadletters:purge", "application/json", body, &ans); err != nil {
 					return err
 				}

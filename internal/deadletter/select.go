@@ -183,10 +183,16 @@ func ParseFilter(s string) (Filter, error) {
 			return Filter{}, fmt.Errorf("%w: unknown key %q (keys: topic, reason~, event, channel, user, before)", ErrBadFilter, k)
 		}
 	}
-	if f.Topic != "" && f.Topic != hub.TopicEvents && f.Topic != hub.TopicDeliveries {
+	if !knownTopic(f.Topic) {
 		return Filter{}, fmt.Errorf("%w: topic=%q: topics are %s and %s", ErrBadFilter, f.Topic, hub.TopicEvents, hub.TopicDeliveries)
 	}
 	return f, nil
+}
+
+// knownTopic reports whether a filter's topic is empty or one a dead letter
+// can come from.
+func knownTopic(topic string) bool {
+	return topic == "" || topic == hub.TopicEvents || topic == hub.TopicDeliveries
 }
 
 // pageSize is how many dead letters Select reads at once.

@@ -16,44 +16,6 @@ import (
 	"github.com/herald/herald/internal/problem"
 )
 
-// maxViewRecipients bounds the people listed in one dead letter's view;
-// recipientCount has them all.
-const maxViewRecipients = 100
-
-// deadLetterView is one dead letter in the API: where it came from, what it
-// is about (events, channel, people), how often it was tried and why it
-// failed.
-type deadLetterView struct {
-	Seq    uint64 `json:"seq"`
-	Topic  string `json:"topic"`
-	Key    string `json:"key"`
-	Reason string `json:"reason"`
-	// Events are the ids of the events the message carries.
-	Events []string `json:"events,omitempty"`
-	// Channel is a delivery batch's channel.
-	Channel string `json:"channel,omitempty"`
-	// Recipients are the first people the message concerns.
-	Recipients     []string  `json:"recipients,omitempty"`
-	RecipientCount int       `json:"recipientCount"`
-	Attempts       int       `json:"attempts"`
-	LastError      string    `json:"lastError,omitempty"`
-	At             time.Time `json:"at"`
-	// Data is the message as stored: a canonical event or a delivery
-	// batch. Bulk answers leave it out.
-	Data string `json:"data,omitempty"`
-}
-
-func viewDeadLetter(d hub.DeadLetter, withData bool) deadLetterView {
-	in := deadletter.Describe(d)
-	v := deadLetterView{Seq: d.Seq, Topic: d.Topic, Key: d.Message.Key, Reason: d.Reason, Events: in.Events, Channel: in.Channel,
-		Recipients: in.Recipients[:min(len(in.Recipients), maxViewRecipients)], RecipientCount: len(in.Recipients),
-		Attempts: in.Attempts, LastError: in.LastError, At: d.At}
-	if withData {
-		v.Data = string(d.Message.Data)
-	}
-	return v
-}
-
 // listDeadLetters pages through dead letters: ?after=SEQ&limit=N.
 func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 	var after uint64
@@ -83,9 +45,9 @@ func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, problem.HubUnavailable, "The hub did not list its dead letters; try again.", nil, time.Second)
 		return
 	}
-	out := make([]deadLetterView, len(list))
+	out := make([]deadletter.View, len(list))
 	for i, d := range list {
-		out[i] = viewDeadLetter(d, true)
+		out[i] = deadletter.ViewOf(d, true)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deadLetters": out})
 }
@@ -115,7 +77,7 @@ func (a *API) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, problem.HubUnavailable, err.Error(), nil, time.Second)
 	default:
 		a.log.Info("dead letter replayed", "seq", seq, "topic", d.Topic)
-		writeJSON(w, http.StatusAccepted, map[string]any{"replayed": viewDeadLetter(d, true)})
+		writeJSON(w, http.StatusAccepted, map[string]any{"replayed": deadletter.ViewOf(d, true)})
 	}
 }
 
@@ -138,49 +100,18 @@ func (a *API) deleteDeadLetter(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// bulkRequest is the body of POST /v1/deadletters:replay and :purge: which
-// dead letters, by filter, or all of them.
-type bulkRequest struct {
-	// All selects every dead letter; required when no filter is given, so
-	// that an empty body does not touch everything.
-	All    bool   `json:"all,omitempty"`
-	Topic  string `json:"topic,omitempty"`
-	Reason string `json:"reason,omitempty"`
-	Event  string `json:"event,omitempty"`
-	// Channel and User select delivery batches of a channel or naming a
-	// person.
-	Channel string `json:"channel,omitempty"`
-	User    string `json:"user,omitempty"`
-	// Before and OlderThan (a Go duration such as "24h") select dead
-	// letters stored before a time.
-	Before    time.Time `json:"before,omitzero"`
-	OlderThan string    `json:"olderThan,omitempty"`
-	// DryRun answers what would be replayed or purged without doing it.
-	DryRun bool `json:"dryRun,omitempty"`
-}
-
-// bulkAnswer is the answer to a bulk request.
-type bulkAnswer struct {
-	DryRun bool `json:"dryRun"`
-	// Matched counts the dead letters the filter selected.
-	Matched int `json:"matched"`
-	// Replayed or Purged counts what was done.
-	Replayed *int `json:"replayed,omitempty"`
-	Purged   *int `json:"purged,omitempty"`
-	// DeadLetters are the first 1,000 selected, without their data.
-	DeadLetters []deadLetterView `json:"deadLetters"`
-}
-
 const maxBulkBody = 16 << 10
 
-// readBulk reads and checks a bulk request, or answers 400.
+// readBulk reads and checks a bulk request (a deadletter.Request), or
+// answers 400. Unknown fields are refused: a misspelt filter must not
+// widen a purge.
 func readBulk(w http.ResponseWriter, r *http.Request) (deadletter.Filter, bool, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBulkBody))
 	if err != nil {
 		problem.Write(w, problem.PayloadTooLarge, fmt.Sprintf("A dead-letter filter is at most %d bytes.", maxBulkBody), nil, 0)
 		return deadletter.Filter{}, false, false
 	}
-	var req bulkRequest
+	var req deadletter.Request
 	if len(bytes.TrimSpace(body)) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
@@ -189,35 +120,12 @@ func readBulk(w http.ResponseWriter, r *http.Request) (deadletter.Filter, bool, 
 			return deadletter.Filter{}, false, false
 		}
 	}
-	f := deadletter.Filter{Topic: req.Topic, Reason: req.Reason, Event: req.Event, Channel: req.Channel, User: req.User, Before: req.Before}
-	var errs []event.FieldError
-	if f.Topic != "" && f.Topic != hub.TopicEvents && f.Topic != hub.TopicDeliveries {
-		errs = append(errs, event.FieldError{Index: -1, Field: "topic", Problem: "must be events or deliveries"})
-	}
-	if req.OlderThan != "" {
-		d, err := time.ParseDuration(req.OlderThan)
-		if err != nil || d <= 0 {
-			errs = append(errs, event.FieldError{Index: -1, Field: "olderThan", Problem: "must be a positive duration such as 30m or 24h"})
-		} else if cut := time.Now().Add(-d); f.Before.IsZero() || cut.Before(f.Before) {
-			f.Before = cut
-		}
-	}
-	if f.IsZero() && !req.All {
-		errs = append(errs, event.FieldError{Index: -1, Field: "all", Problem: "give a filter (topic, reason, event, channel, user, before, olderThan) or \"all\": true"})
-	}
+	f, errs := req.Selection(time.Now())
 	if len(errs) > 0 {
 		problem.Write(w, problem.InvalidRequest, fmt.Sprintf("%d problem(s) found; nothing was done.", len(errs)), errs, 0)
 		return deadletter.Filter{}, false, false
 	}
 	return f, req.DryRun, true
-}
-
-func bulkViews(list []hub.DeadLetter) []deadLetterView {
-	out := make([]deadLetterView, 0, min(len(list), 1000))
-	for _, d := range list[:min(len(list), 1000)] {
-		out = append(out, viewDeadLetter(d, false))
-	}
-	return out
 }
 
 // replayDeadLetters handles POST /v1/deadletters:replay: every dead letter
@@ -239,7 +147,7 @@ func (a *API) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, problem.HubUnavailable, fmt.Sprintf("%d dead letter(s) replayed before the hub failed: %v. Replaying again is safe.", len(list), err), nil, time.Second)
 		return
 	}
-	ans := bulkAnswer{DryRun: dryRun, Matched: len(list), DeadLetters: bulkViews(list)}
+	ans := deadletter.NewAnswer(dryRun, list)
 	status := http.StatusOK
 	if !dryRun {
 		n := len(list)
@@ -262,7 +170,7 @@ func (a *API) purgeDeadLetters(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, problem.HubUnavailable, fmt.Sprintf("%d dead letter(s) purged before the hub failed: %v. Purging again is safe.", n, err), nil, time.Second)
 		return
 	}
-	ans := bulkAnswer{DryRun: dryRun, Matched: len(list), DeadLetters: bulkViews(list)}
+	ans := deadletter.NewAnswer(dryRun, list)
 	if !dryRun {
 		ans.Purged = &n
 		a.log.Info("dead letters purged", "count", n, "filter", fmt.Sprintf("%+v", f))
