@@ -232,20 +232,9 @@ func (s *Server) handleReconnect(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	wm, given, ok := watermarkParam(w, r)
+	wm, ok := s.resumePoint(w, r, id)
 	if !ok {
 		return
-	}
-	if _, err := s.cfg.Transcripts.Transcript(r.Context(), id); err != nil {
-		s.storeError(w, id, err)
-		return
-	}
-	if !given {
-		var err error
-		if wm, err = s.latestSeq(r.Context(), id); err != nil {
-			s.internalError(w, err)
-			return
-		}
 	}
 	tok, err := s.mint(id, c.claims.User, c.claims.UserName)
 	if err != nil {
@@ -271,6 +260,28 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeError(w, http.StatusNotImplemented, CodeNotImplemented, "herald's Direct Line does not accept file uploads; send attachments by contentUrl in a posted activity")
+}
+
+// resumePoint is where a stream of conversation id starts: after
+// ?watermark= when given, else at the current end. It answers the error
+// itself for a bad watermark or a conversation that does not exist.
+func (s *Server) resumePoint(w http.ResponseWriter, r *http.Request, id string) (int64, bool) {
+	wm, given, ok := watermarkParam(w, r)
+	if !ok {
+		return 0, false
+	}
+	if _, err := s.cfg.Transcripts.Transcript(r.Context(), id); err != nil {
+		s.storeError(w, id, err)
+		return 0, false
+	}
+	if !given {
+		var err error
+		if wm, err = s.latestSeq(r.Context(), id); err != nil {
+			s.internalError(w, err)
+			return 0, false
+		}
+	}
+	return wm, true
 }
 
 // watermarkParam parses ?watermark=, a Seq; absent or empty -> given false.

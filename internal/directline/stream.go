@@ -71,20 +71,9 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, CodeForbidden, "origin "+o+" is not in herald's Direct Line allowed origins")
 		return
 	}
-	wm, given, ok := watermarkParam(w, r)
+	wm, ok := s.resumePoint(w, r, id)
 	if !ok {
 		return
-	}
-	if _, err := s.cfg.Transcripts.Transcript(r.Context(), id); err != nil {
-		s.storeError(w, id, err)
-		return
-	}
-	if !given {
-		var err error
-		if wm, err = s.latestSeq(r.Context(), id); err != nil {
-			s.internalError(w, err)
-			return
-		}
 	}
 	s.mu.Lock()
 	if s.closing {
