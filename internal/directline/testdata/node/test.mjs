@@ -8,20 +8,10 @@
 //   DL_CONTROL  a URL that makes the test's bot Send {conversationId, text}
 // Then a polling client (webSocket: false) posts and gets the same by GET.
 // Exits 0 and prints "directlinejs: ok" on success.
-import { createRequire } from 'node:module';
+import { CONTROL, DOMAIN, NodeWebSocket, TOKEN, deadline, fail, failOnStatus, loadDirectLine, log, post, watch } from './directline.mjs';
 
-const require = createRequire(import.meta.url);
-const { DOMAIN, TOKEN, CONTROL } = { DOMAIN: process.env.DL_DOMAIN, TOKEN: process.env.DL_TOKEN, CONTROL: process.env.DL_CONTROL };
-if (!DOMAIN || !TOKEN || !CONTROL) {
-  console.error('set DL_DOMAIN, DL_TOKEN and DL_CONTROL');
-  process.exit(2);
-}
-
-// DirectLineJS needs a browser's XMLHttpRequest and WebSocket (its README:
-// "Using from within a Node environment"); Node 20 has neither. The
-// WebSocket counts the activity frames it receives, to prove the stream
-// (not polling) carried them.
-const NodeWebSocket = require('ws');
+// The WebSocket counts the activity frames it receives, to prove the
+// stream (not polling) carried them.
 const stats = { opened: 0, frames: 0 };
 class CountingWebSocket extends NodeWebSocket {
   constructor(url, ...rest) {
@@ -30,46 +20,12 @@ class CountingWebSocket extends NodeWebSocket {
     this.addEventListener('message', (m) => { if (m.data && String(m.data).length > 0) stats.frames++; });
   }
 }
-globalThis.WebSocket = CountingWebSocket;
-globalThis.XMLHttpRequest = require('xhr2');
-const { DirectLine, ConnectionStatus } = require('botframework-directlinejs');
-
-const log = (...a) => console.log('directlinejs:', ...a);
-const fail = (msg) => { console.error('directlinejs: FAIL:', msg); process.exit(1); };
-setTimeout(() => fail('the scenario did not finish within 45 s'), 45_000);
-
-// watch collects a client's activities and resolves waits on them.
-function watch(dl) {
-  const seen = [];
-  const waiters = [];
-  const sub = dl.activity$.subscribe(
-    (a) => {
-      seen.push(a);
-      for (const w of [...waiters]) if (w.pred(a)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(a); }
-    },
-    (err) => fail('activity$ failed: ' + (err && (err.message || err.type || err))),
-  );
-  const waitFor = (what, pred, ms = 10_000) => {
-    const found = seen.find(pred);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => fail(`no ${what} within ${ms} ms; seen: ${JSON.stringify(seen)}`), ms);
-      waiters.push({ pred, resolve: (a) => { clearTimeout(timer); resolve(a); } });
-    });
-  };
-  return { seen, sub, waitFor };
-}
-
-const post = (dl, activity) => new Promise((resolve) => {
-  dl.postActivity(activity).subscribe(
-    (id) => (id === 'retry' ? fail('postActivity answered "retry"') : resolve(id)),
-    (err) => fail('postActivity failed: ' + (err && (err.status || err.message))),
-  );
-});
+const { DirectLine, ConnectionStatus } = loadDirectLine(CountingWebSocket);
+deadline(45_000);
 
 // 1. Connect, post, receive the echo and the reply over the WebSocket.
 const dl1 = new DirectLine({ domain: DOMAIN, token: TOKEN, webSocket: true });
-const status1 = dl1.connectionStatus$.subscribe((s) => { if (s === ConnectionStatus.FailedToConnect || s === ConnectionStatus.ExpiredToken) fail('connection status ' + ConnectionStatus[s]); });
+const status1 = failOnStatus(dl1, 'connection status');
 const w1 = watch(dl1);
 const id = await post(dl1, {
   type: 'message', text: 'hello', from: { id: 'alice', name: 'Alice' },
@@ -100,7 +56,7 @@ log('the bot sent', ids[0], 'while disconnected');
 // 3. Reconnect from the watermark: only the missed message arrives.
 const framesBefore = stats.frames;
 const dl2 = new DirectLine({ domain: DOMAIN, token, conversationId, watermark, webSocket: true });
-const status2 = dl2.connectionStatus$.subscribe((s) => { if (s === ConnectionStatus.FailedToConnect || s === ConnectionStatus.ExpiredToken || s === ConnectionStatus.Ended) fail('reconnect status ' + ConnectionStatus[s]); });
+const status2 = failOnStatus(dl2, 'reconnect status', ConnectionStatus.Ended);
 const w2 = watch(dl2);
 const missed = await w2.waitFor('the missed message', (a) => a.text === 'while you were away');
 if (missed.id !== ids[0]) fail(`missed message id ${missed.id}, want ${ids[0]}`);
