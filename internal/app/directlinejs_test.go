@@ -29,10 +29,7 @@ var dlProject = filepath.Join("..", "directline", "testdata", "node")
 // its watermark brings the missed one (internal/directline/testdata/node/herald.mjs).
 func TestDirectLineJSWithHerald(t *testing.T) {
 	t.Parallel()
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(dlProject, "node_modules", "botframework-directlinejs", "package.json"))
-	}
+	node, err := testenv.Node(filepath.Join(dlProject, "node_modules", "botframework-directlinejs", "package.json"))
 	testenv.Need(t, err, "the DirectLineJS test", "install Node.js 20+ and run: scripts/node-deps.sh")
 	b := setup(t, "")
 	var conv struct{ Token string }

@@ -24,10 +24,7 @@ var botProject = filepath.Join("..", "channel", "vabot", "testdata", "node")
 // when node or the project's packages are missing.
 func needBotbuilder(t *testing.T) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(botProject, "node_modules", "botbuilder", "package.json"))
-	}
+	node, err := testenv.Node(filepath.Join(botProject, "node_modules", "botbuilder", "package.json"))
 	testenv.Need(t, err, "the botbuilder test", "install Node.js 20+ and run: scripts/node-deps.sh")
 	return node
 }

@@ -186,13 +186,7 @@ const webAppProject = "../../web/app"
 // node, Chromium, the project's packages or a build that embeds Web Chat.
 func TestWebAppInChromium(t *testing.T) {
 	how := "install Node.js 20+ and Chromium (apt-get install -y chromium), then run: make web (npm ci web/app and vendor Web Chat) and test again"
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(chromiumPath)
-	}
-	if err == nil {
-		_, err = os.Stat(filepath.Join(webAppProject, "node_modules/playwright-core/package.json"))
-	}
+	node, err := testenv.Node(chromiumPath, filepath.Join(webAppProject, "node_modules/playwright-core/package.json"))
 	if err == nil && !web.New().HasWebChat() {
 		err = os.ErrNotExist
 	}

@@ -29,17 +29,9 @@ const chromiumPath = "/usr/bin/chromium"
 func needWebChat(t *testing.T) string {
 	t.Helper()
 	how := "install Node.js 20+ and Chromium (apt-get install -y chromium), then run: npm ci --prefix web/e2e (or scripts/node-deps.sh)"
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(chromiumPath)
-	}
-	if err == nil {
-		for _, f := range []string{"playwright-core/package.json", "botframework-webchat/dist/webchat.js"} {
-			if _, err = os.Stat(filepath.Join(e2eProject, "node_modules", f)); err != nil {
-				break
-			}
-		}
-	}
+	node, err := testenv.Node(chromiumPath,
+		filepath.Join(e2eProject, "node_modules", "playwright-core", "package.json"),
+		filepath.Join(e2eProject, "node_modules", "botframework-webchat", "dist", "webchat.js"))
 	testenv.Need(t, err, "the Web Chat browser test", how)
 	return node
 }

@@ -25,14 +25,10 @@ const nodeProject = "testdata/node"
 func needNode(t *testing.T) string {
 	t.Helper()
 	how := "install Node.js 20+ and run: npm ci --prefix internal/directline/testdata/node"
-	node, err := exec.LookPath("node")
-	if err == nil {
-		for _, pkg := range []string{"botframework-directlinejs", "ws", "xhr2"} {
-			if _, err = os.Stat(filepath.Join(nodeProject, "node_modules", pkg, "package.json")); err != nil {
-				break
-			}
-		}
-	}
+	node, err := testenv.Node(
+		filepath.Join(nodeProject, "node_modules", "botframework-directlinejs", "package.json"),
+		filepath.Join(nodeProject, "node_modules", "ws", "package.json"),
+		filepath.Join(nodeProject, "node_modules", "xhr2", "package.json"))
 	testenv.Need(t, err, "the DirectLineJS test", how)
 	return node
 }

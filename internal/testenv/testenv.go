@@ -8,6 +8,7 @@ package testenv
 import (
 	"context"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,22 @@ func Need(tb testing.TB, err error, what, how string) {
 		tb.Fatalf("%s cannot run (%v): %s", what, err, how)
 	}
 	tb.Skipf("%s cannot run (%v): %s", what, err, how)
+}
+
+// Node returns the node binary, or an error for Need when node is not on
+// PATH or one of files (such as a project's node_modules/PKG/package.json,
+// or a browser) is missing.
+func Node(files ...string) (string, error) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return "", err
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			return "", err
+		}
+	}
+	return node, nil
 }
 
 // NATS connects to the machine's NATS server (Need's rule when it does not

@@ -20,7 +20,7 @@ import (
 // tagged with its notification's id, the repeat replacing the first
 // without alerting again.
 func TestServiceWorkerShowsARepeatOnce(t *testing.T) {
-	node, err := exec.LookPath("node")
+	node, err := testenv.Node()
 	testenv.Need(t, err, "the service worker test", "install Node.js 20+")
 	t.Parallel()
 	d := store.Device{UserID: "ada", Platform: store.PlatformWebPush, Token: "https://push.example/sub1"}
