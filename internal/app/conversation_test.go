@@ -47,6 +47,23 @@ func dlCall(t *testing.T, base, method, path, bearer string, body, out any) int 
 	return resp.StatusCode
 }
 
+// dlConversation is a conversation herald's Direct Line minted a token for.
+type dlConversation struct {
+	ConversationID string `json:"conversationId"`
+	Token          string `json:"token"`
+}
+
+// dlTokenForAda mints, with the Direct Line secret, a token for a new
+// conversation speaking for ada.
+func dlTokenForAda(t *testing.T, base, secret string) dlConversation {
+	t.Helper()
+	var conv dlConversation
+	if code := dlCall(t, base, http.MethodPost, "/tokens/generate", secret, map[string]any{"user": map[string]string{"id": "ada", "name": "Ada"}}, &conv); code != http.StatusOK {
+		t.Fatalf("tokens/generate: %d", code)
+	}
+	return conv
+}
+
 type activitySet struct {
 	Activities []activity.Activity `json:"activities"`
 	Watermark  string              `json:"watermark"`
@@ -61,13 +78,7 @@ func TestProactiveMessageReachesWebChatThroughDirectLine(t *testing.T) {
 	const secret = "dl-secret-for-tests-0123456789"
 	b := setupWith(t, app.Options{Conversation: app.ConversationOptions{DirectLineSecret: secret}})
 
-	var conv struct {
-		ConversationID string `json:"conversationId"`
-		Token          string `json:"token"`
-	}
-	if code := dlCall(t, b.url, http.MethodPost, "/tokens/generate", secret, map[string]any{"user": map[string]string{"id": "ada", "name": "Ada"}}, &conv); code != http.StatusOK {
-		t.Fatalf("tokens/generate: %d", code)
-	}
+	conv := dlTokenForAda(t, b.url, secret)
 	if code := dlCall(t, b.url, http.MethodPost, "/conversations", conv.Token, nil, nil); code/100 != 2 {
 		t.Fatalf("start conversation: %d", code)
 	}

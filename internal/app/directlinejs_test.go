@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,14 +58,6 @@ func TestDirectLineJSWithHerald(t *testing.T) {
 	}))
 	t.Cleanup(control.Close)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "herald.mjs")
-	cmd.Dir = dlProject
-	cmd.Env = append(os.Environ(), "DL_DOMAIN="+b.url+"/v3/directline", "DL_TOKEN="+conv.Token, "DL_CONTROL="+control.URL)
-	out, err := cmd.CombinedOutput()
-	t.Logf("node herald.mjs:\n%s", out)
-	if err != nil || !strings.Contains(string(out), "directlinejs: ok") {
-		t.Fatalf("herald.mjs failed: %v", err)
-	}
+	runNode(t, node, dlProject, "herald.mjs", "directlinejs: ok", 90*time.Second,
+		"DL_DOMAIN="+b.url+"/v3/directline", "DL_TOKEN="+conv.Token, "DL_CONTROL="+control.URL)
 }

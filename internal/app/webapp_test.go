@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -193,27 +192,13 @@ func TestWebAppInChromium(t *testing.T) {
 	testenv.Need(t, err, "the web app browser test", how)
 	t.Parallel()
 	b := setup(t, "")
-	artifacts, err := filepath.Abs("../../test-artifacts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	start := time.Now()
-	cmd := exec.CommandContext(ctx, node, "e2e.mjs")
-	cmd.Dir = webAppProject
-	cmd.Env = append(os.Environ(),
+	runNode(t, node, webAppProject, "e2e.mjs", "webapp: ok", 3*time.Minute,
 		"HERALD_URL="+b.url,
 		"HERALD_ADMIN_KEY="+b.keys[store.RoleAdmin],
 		"E2E_USER=ada",
-		"E2E_ARTIFACTS="+artifacts,
+		"E2E_ARTIFACTS="+testArtifacts(t),
 		"CHROMIUM="+chromiumPath,
 	)
-	out, err := cmd.CombinedOutput()
-	t.Logf("node e2e.mjs (%s):\n%s", time.Since(start).Round(time.Millisecond), out)
-	if err != nil || !strings.Contains(string(out), "webapp: ok") {
-		t.Fatalf("node e2e.mjs failed: %v", err)
-	}
 
 	// herald's side: ada has the broadcast, read, and not the skipped one;
 	// her category switch is stored.

@@ -36,6 +36,33 @@ func needWebChat(t *testing.T) string {
 	return node
 }
 
+// testArtifacts is where tests leave screenshots for people to look at.
+func testArtifacts(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../../test-artifacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// runNode runs node script in dir with env added, within timeout, logs
+// what it printed and fails t unless it succeeded and printed ok.
+func runNode(t *testing.T, node, dir, script, ok string, timeout time.Duration, env ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, node, script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	t.Logf("node %s (%s):\n%s", script, time.Since(start).Round(time.Millisecond), out)
+	if err != nil || !strings.Contains(string(out), ok) {
+		t.Fatalf("node %s failed: %v", script, err)
+	}
+}
+
 // webChatPage is the test page: the official Web Chat bundle rendered
 // against herald's Direct Line with a token for the user. Its store records
 // that Direct Line connected and a summary of what arrived, for webchat.mjs.
@@ -86,13 +113,7 @@ func TestWebChatInChromiumShowsAProactiveMessage(t *testing.T) {
 	const secret = "dl-secret-for-webchat-0123456789"
 	b := setupWith(t, app.Options{Conversation: app.ConversationOptions{DirectLineSecret: secret}})
 
-	var conv struct {
-		ConversationID string `json:"conversationId"`
-		Token          string `json:"token"`
-	}
-	if code := dlCall(t, b.url, http.MethodPost, "/tokens/generate", secret, map[string]any{"user": map[string]string{"id": "ada", "name": "Ada"}}, &conv); code != http.StatusOK {
-		t.Fatalf("tokens/generate: %d", code)
-	}
+	conv := dlTokenForAda(t, b.url, secret)
 
 	bundle, err := filepath.Abs(filepath.Join(e2eProject, "node_modules/botframework-webchat/dist/webchat.js"))
 	if err != nil {
@@ -115,28 +136,14 @@ func TestWebChatInChromiumShowsAProactiveMessage(t *testing.T) {
 	}))
 	t.Cleanup(site.Close)
 
-	artifacts, err := filepath.Abs("../../test-artifacts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	start := time.Now()
-	cmd := exec.CommandContext(ctx, node, "webchat.mjs")
-	cmd.Dir = e2eProject
-	cmd.Env = append(os.Environ(),
+	runNode(t, node, e2eProject, "webchat.mjs", "webchat: ok", 60*time.Second,
 		"WEBCHAT_PAGE_URL="+site.URL+"/",
 		"HERALD_URL="+b.url,
 		"HERALD_PRODUCER_KEY="+b.keys[store.RoleProducer],
 		"WEBCHAT_USER=ada",
-		"WEBCHAT_SCREENSHOT="+filepath.Join(artifacts, "webchat-proactive.png"),
+		"WEBCHAT_SCREENSHOT="+filepath.Join(testArtifacts(t), "webchat-proactive.png"),
 		"CHROMIUM="+chromiumPath,
 	)
-	out, err := cmd.CombinedOutput()
-	t.Logf("node webchat.mjs (%s):\n%s", time.Since(start).Round(time.Millisecond), out)
-	if err != nil || !strings.Contains(string(out), "webchat: ok") {
-		t.Fatalf("node webchat.mjs failed: %v", err)
-	}
 
 	// Herald's side: ada's Web Chat conversation is the one remembered, and
 	// choosing the card's action marked the notification read.
