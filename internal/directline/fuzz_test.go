@@ -1,11 +1,9 @@
 package directline_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -44,22 +42,7 @@ func FuzzPostActivity(f *testing.F) {
 			return nil
 		})
 	})
-	do := func(t testing.TB, method, path, cred string, body []byte) (int, []byte) {
-		req, err := http.NewRequest(method, b.ts.URL+"/v3/directline"+path, bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+cred)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, data
-	}
-	status, data := do(f, "POST", "/conversations", secret, []byte(`{"user":{"id":"fuzzer","name":"Fuzzer"}}`))
+	status, data := b.send(f, "POST", "/conversations", secret, []byte(`{"user":{"id":"fuzzer","name":"Fuzzer"}}`))
 	var conv directline.Conversation
 	if status != http.StatusCreated || json.Unmarshal(data, &conv) != nil {
 		f.Fatalf("start: %d %s", status, data)
@@ -68,7 +51,7 @@ func FuzzPostActivity(f *testing.F) {
 		mu.Lock()
 		got = got[:0]
 		mu.Unlock()
-		status, data := do(t, "POST", "/conversations/"+conv.ConversationID+"/activities", conv.Token, body)
+		status, data := b.send(t, "POST", "/conversations/"+conv.ConversationID+"/activities", conv.Token, body)
 		if status != http.StatusOK {
 			var e activity.ErrorResponse
 			if status < 400 || status >= 500 || json.Unmarshal(data, &e) != nil || e.Error.Code == "" {
@@ -105,7 +88,7 @@ func FuzzPostActivity(f *testing.F) {
 		if err != nil {
 			t.Fatalf("answered id %q, not conversation|seq", res.ID)
 		}
-		status, data = do(t, "GET", fmt.Sprintf("/conversations/%s/activities?watermark=%d", conv.ConversationID, seq-1), conv.Token, nil)
+		status, data = b.send(t, "GET", fmt.Sprintf("/conversations/%s/activities?watermark=%d", conv.ConversationID, seq-1), conv.Token, nil)
 		var set directline.ActivitySet
 		if status != http.StatusOK || json.Unmarshal(data, &set) != nil {
 			t.Fatalf("reading activities: %d %.200s", status, data)

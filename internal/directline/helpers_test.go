@@ -127,17 +127,33 @@ func setup(t testing.TB, edit ...func(*directline.Config)) *bundle {
 // and decodes a JSON answer into out (when not nil); it returns the status.
 func (b *bundle) call(t *testing.T, method, path, cred string, body, out any) int {
 	t.Helper()
-	var rd io.Reader
+	var raw []byte
 	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
 			t.Fatal(err)
 		}
-		rd = bytes.NewReader(data)
+	}
+	status, data := b.send(t, method, path, cred, raw)
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, path, status, data, err)
+		}
+	}
+	return status
+}
+
+// send makes a Direct Line request with a bearer credential ("" for none)
+// and a JSON body (nil for none); it returns the status and the answer.
+func (b *bundle) send(tb testing.TB, method, path, cred string, body []byte) (int, []byte) {
+	tb.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequest(method, b.ts.URL+"/v3/directline"+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if cred != "" {
 		req.Header.Set("Authorization", "Bearer "+cred)
@@ -145,19 +161,14 @@ func (b *bundle) call(t *testing.T, method, path, cred string, body, out any) in
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	if out != nil && len(data) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, data, err)
-		}
-	}
-	return resp.StatusCode
+	return resp.StatusCode, data
 }
 
 // errorCode calls and returns the status and the error body's code.
