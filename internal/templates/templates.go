@@ -197,19 +197,10 @@ func (s *Set) Render(n event.Notification, user, locale string) (Text, error) {
 		return own, nil
 	}
 	d := Data{User: user, Title: n.Title, Message: n.Message, Category: n.Category, Urgency: string(n.Urgency), Data: decode(n.Data)}
-	var errs []error
-	for _, name := range s.chain(n.Category, locale, n.Locale) {
-		t := s.byName[name]
-		d.Locale = localeOf(name)
-		text, err := execute(t, d, own.Title)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("template %s: %w", displayName(name), err))
-			continue
-		}
-		text.Locale, text.Template = d.Locale, displayName(name)
-		return text, errors.Join(errs...)
-	}
-	return own, errors.Join(errs...)
+	return s.first(s.chain(n.Category, locale, n.Locale), own, func(locale string) any {
+		d.Locale = locale
+		return d
+	})
 }
 
 // RenderDigest returns the text of a digest of items in category for a
@@ -233,15 +224,25 @@ func (s *Set) RenderDigest(d DigestData, locale string) (Text, error) {
 	if s.Len() == 0 {
 		return own, nil
 	}
+	return s.first(s.chainOf(Digest, locale, ""), own, func(locale string) any {
+		d.Locale = locale
+		return d
+	})
+}
+
+// first renders the first of the templates names that executes, with the
+// data for its locale, or else own; the errors of those that failed come
+// with the text.
+func (s *Set) first(names []string, own Text, data func(locale string) any) (Text, error) {
 	var errs []error
-	for _, name := range s.chainOf(Digest, locale, "") {
-		d.Locale = localeOf(name)
-		text, err := execute(s.byName[name], d, own.Title)
+	for _, name := range names {
+		locale := localeOf(name)
+		text, err := execute(s.byName[name], data(locale), own.Title)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("template %s: %w", displayName(name), err))
 			continue
 		}
-		text.Locale, text.Template = d.Locale, displayName(name)
+		text.Locale, text.Template = locale, displayName(name)
 		return text, errors.Join(errs...)
 	}
 	return own, errors.Join(errs...)
