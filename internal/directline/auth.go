@@ -123,14 +123,17 @@ func (s *Server) check(w http.ResponseWriter, cred string) (caller, bool) {
 // authorize authenticates and checks the caller may act on conversation id.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, id string) (caller, bool) {
 	c, ok := s.authenticate(w, r)
-	if !ok {
-		return c, false
-	}
+	return c, ok && permit(w, c, id)
+}
+
+// permit checks the authenticated caller c may act on conversation id,
+// writing the 403 when it may not.
+func permit(w http.ResponseWriter, c caller, id string) bool {
 	if !c.covers(id) {
 		writeError(w, http.StatusForbidden, CodeForbidden, "the token is for another conversation")
-		return c, false
+		return false
 	}
-	return c, true
+	return true
 }
 
 // expiresIn is the token lifetime in whole seconds, as expires_in.

@@ -60,8 +60,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusForbidden, CodeForbidden, "never put the secret in a URL: use the streamUrl answered by POST /conversations")
 			return
 		}
-		if !c.covers(id) {
-			writeError(w, http.StatusForbidden, CodeForbidden, "the token is for another conversation")
+		if !permit(w, c, id) {
 			return
 		}
 	} else if _, ok := s.authorize(w, r, id); !ok {
