@@ -103,6 +103,16 @@ func (s *selection) body(dryRun bool) ([]byte, error) {
 	return json.Marshal(req)
 }
 
+// checkSeqs refuses args that are not dead letters' seqs.
+func checkSeqs(args []string) error {
+	for _, a := range args {
+		if _, err := strconv.ParseUint(a, 10, 64); err != nil {
+			return fmt.Errorf("%q is not a dead letter's seq (see 'herald dlq list')", a)
+		}
+	}
+	return nil
+}
+
 func newDLQCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "dlq", Short: "Inspect, replay and purge dead letters (needs an admin key)"}
 	var sf serverFlags
@@ -191,10 +201,8 @@ func newDLQCmd() *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "replayed %d dead letter(s)\n", ans.Matched)
 				return nil
 			}
-			for _, a := range args {
-				if _, err := strconv.ParseUint(a, 10, 64); err != nil {
-					return fmt.Errorf("%q is not a dead letter's seq (see 'herald dlq list')", a)
-				}
+			if err := checkSeqs(args); err != nil {
+				return err
 			}
 			for _, a := range args {
 				if err := c.Do(cmd.Context(), http.MethodPost, "/v1/deadletters/"+a+"/replay", "", nil, nil); err != nil {
@@ -249,10 +257,8 @@ func newDLQCmd() *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "purged %d dead letter(s)\n", n)
 				return nil
 			}
-			for _, a := range args {
-				if _, err := strconv.ParseUint(a, 10, 64); err != nil {
-					return fmt.Errorf("%q is not a dead letter's seq (see 'herald dlq list')", a)
-				}
+			if err := checkSeqs(args); err != nil {
+				return err
 			}
 			if !yes {
 				fmt.Fprintf(cmd.OutOrStdout(), "would purge dead letter(s) %s; run again with --yes to remove them\n", strings.Join(args, ", "))
